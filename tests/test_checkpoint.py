@@ -1,0 +1,246 @@
+"""Tests of rnn.checkpoint: a full round trip, plain-npz readability without
+pickle, atomic writes (a failure mid-write leaves the previous file intact
+and no temporary file behind), and one clear error per kind of bad file."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rnn.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
+from rnn.data import Vocab
+from rnn.model import init_params
+from rnn.optim import Adam
+
+CONFIG = {"hidden": 4, "seq_len": 8, "optim": "adam", "lr": 0.002, "data": "pièces/été.txt",
+          "minutes": None, "nested": {"a": [1, 2.5, True]}}
+
+
+def make_parts(K=5, H=4, layers=1, step=123, dtype=np.float64):
+    vocab = Vocab.from_text("abcdefghij"[:K])
+    params = init_params(K, H, layers=layers, seed=1, dtype=dtype)
+    opt = Adam(0.01)
+    rng = np.random.default_rng(0)
+    opt.step(params, {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()})
+    rng = np.random.default_rng(7)
+    rng.random(3)  # move away from the seed state
+    extra = {"batcher.pos": np.array(16, dtype=np.int64),
+             "hidden": np.random.default_rng(2).standard_normal((layers, 1, 3, H))}
+    return dict(params=params, vocab=vocab, config=CONFIG, step=step,
+                optim_state=opt.state_dict(), rng_state=rng.bit_generator.state,
+                extra=extra), rng
+
+
+def assert_same_arrays(a: dict, b: dict):
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("layers,dtype", [(1, np.float64), (2, np.float32)])
+def test_round_trip_every_field(tmp_path, layers, dtype):
+    parts, rng = make_parts(layers=layers, dtype=dtype)
+    path = tmp_path / "run" / "sub" / "checkpoint.npz"  # parent folders are created
+    save_checkpoint(path, **parts)
+    ck = load_checkpoint(path)
+    assert isinstance(ck, Checkpoint)
+    assert_same_arrays(ck.params, parts["params"])
+    assert ck.vocab == parts["vocab"]
+    assert ck.config == CONFIG
+    assert ck.step == 123 and isinstance(ck.step, int)
+    assert_same_arrays(ck.optim_state, parts["optim_state"])
+    assert ck.rng_state == parts["rng_state"]
+    assert_same_arrays(ck.extra, parts["extra"])
+    # the restored generator continues the saved one
+    np.testing.assert_array_equal(rng_from_state(ck.rng_state).random(5), rng.random(5))
+    # plain npz: readable without pickle, with the documented keys
+    with np.load(path, allow_pickle=False) as z:
+        assert str(z["format"]) == "rnn-checkpoint-v1"
+        assert json.loads(str(z["config"])) == CONFIG
+        np.testing.assert_array_equal(z["vocab"], [ord(c) for c in "abcde"])
+        assert z["vocab"].dtype == np.int32
+        assert int(z["step"]) == 123
+        assert json.loads(str(z["rng"]))["bit_generator"] == "PCG64"
+        np.testing.assert_array_equal(z["param/V"], parts["params"]["V"])
+        np.testing.assert_array_equal(z["optim/m/U"], parts["optim_state"]["m/U"])
+        np.testing.assert_array_equal(z["extra/hidden"], parts["extra"]["hidden"])
+    assert os.listdir(path.parent) == ["checkpoint.npz"]  # no temporary file left
+
+
+def test_overwrite_and_no_extra(tmp_path):
+    parts, _ = make_parts()
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, **parts)
+    parts2, _ = make_parts(step=124)
+    parts2["extra"] = None
+    save_checkpoint(str(path), **parts2)
+    ck = load_checkpoint(str(path))
+    assert ck.step == 124 and ck.extra == {}
+    assert os.listdir(tmp_path) == ["ck.npz"]
+
+
+def _failing_savez(real_savez):
+    def savez(file, *args, **kwargs):
+        file.write(b"PK\x03\x04 half a checkpoint")  # some bytes reach the temp file
+        file.flush()
+        raise RuntimeError("disk full")
+    return savez
+
+
+def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    parts, _ = make_parts(step=10)
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, **parts)
+    before = path.read_bytes()
+    monkeypatch.setattr(np, "savez", _failing_savez(np.savez))
+    parts2, _ = make_parts(step=11)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_checkpoint(path, **parts2)
+    assert path.read_bytes() == before
+    assert load_checkpoint(path).step == 10
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+def test_failed_fsync_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    parts, _ = make_parts(step=10)
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, **parts)
+    before = path.read_bytes()
+
+    def fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError):
+        save_checkpoint(path, **make_parts(step=11)[0])
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(np, "savez", _failing_savez(np.savez))
+    with pytest.raises(RuntimeError):
+        save_checkpoint(tmp_path / "new.npz", **make_parts()[0])
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_rejects_non_json_config(tmp_path):
+    parts, _ = make_parts()
+    parts["config"] = {"lr": {1, 2}}
+    with pytest.raises(ValueError, match="config must be JSON-serialisable"):
+        save_checkpoint(tmp_path / "ck.npz", **parts)
+    assert os.listdir(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- bad files
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = tmp_path / "good.npz"
+    save_checkpoint(path, **make_parts()[0])
+    return path
+
+
+@pytest.mark.parametrize("cut", [0.05, 0.5, 0.98])
+def test_truncated_file(tmp_path, good, cut):
+    data = good.read_bytes()
+    bad = tmp_path / "truncated.npz"
+    bad.write_bytes(data[:int(len(data) * cut)])
+    with pytest.raises(ValueError, match=r"truncated\.npz' is not an rnn checkpoint: it cannot "
+                                         r"be read as an \.npz archive"):
+        load_checkpoint(bad)
+
+
+def test_random_bytes_text_and_empty_files(tmp_path):
+    cases = {"random.npz": np.random.default_rng(0).bytes(4000),
+             "notes.txt": b"step: 100\nloss: 1.5\n",
+             "empty.npz": b""}
+    for name, content in cases.items():
+        p = tmp_path / name
+        p.write_bytes(content)
+        with pytest.raises(ValueError, match=r"is not an rnn checkpoint: it cannot be read as an "
+                                             r"\.npz archive"):
+            load_checkpoint(p)
+
+
+def test_npy_file(tmp_path):
+    p = tmp_path / "weights.npy"
+    np.save(p, np.arange(3.0))
+    with pytest.raises(ValueError, match="single .npy array"):
+        load_checkpoint(p)
+
+
+def test_foreign_npz(tmp_path):
+    p = tmp_path / "foreign.npz"
+    np.savez(p, weights=np.ones((2, 2)), bias=np.zeros(2))
+    with pytest.raises(ValueError, match=r"without a 'format' entry .*'bias', 'weights'"):
+        load_checkpoint(p)
+    np.savez(p, format=np.array("someone-else-v3"), V=np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"its format is .*someone-else-v3"):
+        load_checkpoint(p)
+
+
+def test_missing_entries(tmp_path, good):
+    with np.load(good, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    del arrays["vocab"], arrays["rng"]
+    p = tmp_path / "partial.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(ValueError, match=r"entries \['vocab', 'rng'\] are missing"):
+        load_checkpoint(p)
+
+
+def test_bad_json(tmp_path, good):
+    with np.load(good, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["config"] = np.array("{not json")
+    p = tmp_path / "badjson.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(ValueError, match="'config' entry is not valid JSON"):
+        load_checkpoint(p)
+
+
+def test_vocab_size_disagrees_with_K(tmp_path):
+    parts, _ = make_parts(K=5)
+    parts["vocab"] = Vocab.from_text("abcdef")  # 6 characters, V has 5 rows
+    p = tmp_path / "mismatch.npz"
+    save_checkpoint(p, **parts)
+    with pytest.raises(ValueError, match=r"vocabulary has 6 characters but the output layer V "
+                                         r"has K=5 rows"):
+        load_checkpoint(p)
+
+
+def test_inconsistent_weight_shapes(tmp_path):
+    parts, _ = make_parts(K=5, H=4)
+    parts["params"]["W"] = np.zeros((4, 3))
+    p = tmp_path / "shapes.npz"
+    save_checkpoint(p, **parts)
+    with pytest.raises(ValueError, match=r"parameter 'W' has shape \(4, 3\) .* needs \(4, 4\)"):
+        load_checkpoint(p)
+    parts, _ = make_parts()
+    del parts["params"]["b"]
+    save_checkpoint(p, **parts)
+    with pytest.raises(ValueError, match="weights do not form a model"):
+        load_checkpoint(p)
+
+
+def test_missing_path_and_directory(tmp_path):
+    with pytest.raises(ValueError, match=r"nothere\.npz' does not exist"):
+        load_checkpoint(tmp_path / "nothere.npz")
+    with pytest.raises(ValueError, match="is a directory"):
+        load_checkpoint(tmp_path)
+
+
+def test_rng_from_state_errors():
+    with pytest.raises(ValueError, match="bit generator"):
+        rng_from_state({"bit_generator": "NotAGenerator"})
+    with pytest.raises(ValueError, match="bit generator"):
+        rng_from_state("PCG64")
+    state = np.random.default_rng(3).bit_generator.state
+    g = rng_from_state(json.loads(json.dumps(state)))
+    np.testing.assert_array_equal(g.integers(0, 100, 10),
+                                  np.random.default_rng(3).integers(0, 100, 10))

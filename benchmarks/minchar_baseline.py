@@ -21,7 +21,6 @@ scored by the same rnn.train.evaluate on the same validation split.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -70,13 +69,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="min-char-rnn's recipe vs the default model, "
                                             "same corpus, budget and evaluation")
     p.add_argument("--seconds", type=float, default=180.0, help="budget of each model (default 180)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads, set before NumPy is imported (default: leave as is)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads, as `rnn train --threads` (default 1; 0: leave as is)")
     p.add_argument("--baseline-only", action="store_true", help="skip the default model")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    train_budget.limit_threads(args.threads)
     train_budget.setup_path()
+    threads = train_budget.limit_threads(args.threads)
 
     from rnn.data import Vocab, default_corpus, split
     from rnn.sample import sample
@@ -88,7 +87,7 @@ def main(argv=None):
     train_ids, val_ids = split(ids, TrainConfig().val_fraction, T=T)  # the split `rnn train` uses
     print(f"corpus: {description}; K = {vocab.size}; {len(train_ids):,} train / "
           f"{len(val_ids):,} validation characters")
-    print(f"BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+    print(threads)
 
     print(f"\ntraining the min-char-rnn baseline for {args.seconds:g} s ...", flush=True)
     params, steps, tps, elapsed = minchar_train(train_ids, vocab.size, args.seconds, args.seed)

@@ -6,19 +6,18 @@ throughput in tokens per second, and a sample.
 
     python benchmarks/train_budget.py                 # 180 s, the defaults of `rnn train`
     python benchmarks/train_budget.py --seconds 60 --dtype float64
-    python benchmarks/train_budget.py --threads 1     # single-threaded BLAS
+    python benchmarks/train_budget.py --threads 0     # leave NumPy's BLAS threads alone
 
-``--threads N`` sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS
-before NumPy is imported. The matrices of this model are small (B x H by
-H x H), so extra BLAS threads gain little on an idle machine and lose a lot
-when other processes compete for the cores.
+``--threads N`` limits NumPy's BLAS to N threads with rnn.cli.limit_blas_threads,
+as `rnn train` does (default 1). The matrices of this model are small
+(B x H by H x H), so extra BLAS threads gain little on an idle machine and
+lose a lot when other processes compete for the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -30,17 +29,20 @@ def parse_args(argv=None, description=__doc__):
     p.add_argument("--seconds", type=float, default=180.0, help="training budget (default 180)")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="override the default dtype of TrainConfig")
-    p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads (set before NumPy is imported; default: leave as is)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads, as `rnn train --threads` (default 1; 0: leave as is)")
     p.add_argument("--sample-length", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
 
 def limit_threads(n):
-    if n is not None:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(n)
+    """Limit BLAS threads like `rnn train`; return a description for the report."""
+    if not n:
+        return "BLAS threads left as they are"
+    from rnn.cli import limit_blas_threads
+
+    return f"BLAS threads {n}" if limit_blas_threads(n) else "BLAS threads: could not be set"
 
 
 def setup_path():
@@ -69,8 +71,8 @@ def report(name, val_loss, tokens_per_s, steps, seconds):
 
 def main(argv=None):
     args = parse_args(argv)
-    limit_threads(args.threads)
     setup_path()
+    threads = limit_threads(args.threads)
     from rnn.sample import sample
 
     r = run_default(args.seconds, args.dtype, args.seed)
@@ -78,7 +80,7 @@ def main(argv=None):
     elapsed = r.history[-1][4]
     print()
     report(f"default model ({c.cell} x{c.layers}, H={c.hidden}, T={c.seq_len}, B={c.batch}, "
-           f"{c.optim}, {c.dtype}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')})",
+           f"{c.optim}, {c.dtype}; {threads})",
            r.val_loss, r.history[-1][3], r.step, elapsed)
     print(f"\nsample (temperature 0.8, seed {args.seed}):\n")
     print(sample(r.params, r.vocab, args.sample_length, prime="\n", temperature=0.8, seed=args.seed))

@@ -238,3 +238,23 @@ def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1
     p = rnn_cmd("sample", str(tmp_path / "missing.npz"), "--temperature", "-2")
     assert p.returncode == 2 and p.stderr.startswith("rnn: error: --temperature")
+
+
+def test_threads_option_limits_numpys_openblas(trained, capsys):
+    import ctypes
+    import glob
+
+    from rnn.cli import limit_blas_threads
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
+    getter = None
+    for path in libs:
+        getter = getattr(ctypes.CDLL(path), "scipy_openblas_get_num_threads64_", None) or getter
+    if getter is None:
+        pytest.skip("NumPy is not linked to its bundled scipy-openblas here")
+    before = getter()
+    try:
+        assert limit_blas_threads(2) and getter() == 2
+        sample_out(capsys, trained[1], "--length", 5, "--seed", 0, "--threads", 1)
+        assert getter() == 1
+    finally:
+        limit_blas_threads(before)

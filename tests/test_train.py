@@ -386,3 +386,15 @@ def test_plain_progress_line_without_tqdm(tmp_path, capsys, monkeypatch):
     assert "sample at step 15" in out.out
     last = out.err.strip().splitlines()[-1]  # not a terminal: plain lines on stderr
     assert last.startswith("30/30step") and "val" in last and "tok/s" in last
+
+
+def test_resume_from_a_checkpoint_without_training_state_is_refused(tmp_path):
+    from rnn.checkpoint import save_checkpoint
+    r = run(tmp_path, steps=2)
+    ck = load_checkpoint(r.checkpoint)
+    bare = tmp_path / "bare.npz"
+    save_checkpoint(bare, params=ck.params, vocab=ck.vocab, config=ck.config, step=ck.step,
+                    optim_state=ck.optim_state, rng_state=ck.rng_state)
+    with pytest.raises(ValueError, match="not resumed"):
+        train(quiet(steps=1, out=str(tmp_path / "x")), text=TOY, progress=False, resume=str(bare),
+              log=lambda *a: None)

@@ -10,6 +10,13 @@ Examples::
 Every error is one line on stderr starting with ``rnn: error:`` and a
 non-zero exit status: 2 for bad options, data or checkpoints, 1 if training
 diverged, 130 if training was interrupted with Ctrl-C (after saving).
+
+Both commands run NumPy's BLAS on one thread unless told otherwise
+(``--threads``, or an ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/
+``MKL_NUM_THREADS`` environment variable): the matrices of a character
+model are small (B x H times H x H), so a second thread gains little on an
+idle machine, while a multi-threaded BLAS competing with other programs for
+the cores can run 5 to 25 times slower.
 """
 
 from __future__ import annotations
@@ -18,7 +25,54 @@ import argparse
 import os
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "limit_blas_threads"]
+
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_blas_threads(n: int) -> bool:
+    """Best effort: let NumPy's BLAS use ``n`` threads in this process.
+
+    Uses ``threadpoolctl`` if it is installed, else the thread setter of the
+    OpenBLAS bundled with NumPy's wheels. Returns False (and changes
+    nothing) for a BLAS it cannot control.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(n, user_api="blas")
+        return True
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    root = os.path.dirname(np.__file__)
+    candidates = (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))  # Linux, Windows
+                  + glob.glob(os.path.join(root, ".dylibs", "*openblas*")))  # macOS
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)  # already loaded by NumPy: this returns the same library
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter(ctypes.c_int(n))
+                return True
+    return False
+
+
+def _apply_threads(args) -> None:
+    n = getattr(args, "threads", None)
+    if n is None:
+        if any(os.environ.get(v) for v in _THREAD_VARS):
+            return  # the user chose a thread count for this process
+        n = 1
+    limit_blas_threads(n)
 
 
 class _UsageError(Exception):
@@ -154,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the model and data options come from the checkpoint")
     t.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar; print a line at every evaluation instead")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="BLAS threads (default 1, or what OPENBLAS_NUM_THREADS/OMP_NUM_THREADS "
+                        "say): the matrices are small, so more threads help little and slow "
+                        "down a lot when other programs use the CPU")
 
     s = sub.add_parser(
         "sample", help="generate text from a checkpoint",
@@ -170,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the training text)")
     s.add_argument("--seed", type=_nonneg_int, default=None,
                    help="random seed; the same seed gives the same text (default: a fresh one)")
+    s.add_argument("--threads", type=_positive_int, default=None,
+                   help="BLAS threads (default 1, as for `rnn train`)")
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true",
                       help="always take the most likely character (deterministic)")
@@ -183,7 +243,7 @@ def _train(args) -> int:
     from .train import TrainConfig, train
 
     given = {k: v for k, v in vars(args).items()
-             if k not in ("command", "resume", "progress")}
+             if k not in ("command", "resume", "progress", "threads")}
     text = None
     if args.resume is not None:
         clash = [flag for name, flag in _MODEL_OPTIONS.items() if name in given]
@@ -250,6 +310,7 @@ def main(argv=None) -> int:
         _error("choose a command: `rnn train` or `rnn sample CKPT` (see `rnn --help`)")
         return 2
     try:
+        _apply_threads(args)
         return _train(args) if args.command == "train" else _sample(args)
     except TrainingDiverged as exc:
         _error(exc)

@@ -365,20 +365,37 @@ def gru_backward(dh, cache):
     T, B, H = h.shape
     D = x.shape[2]
     # --8<-- [start:backward]
+    # --8<-- [start:backward-init]
     dax = np.empty_like(gates)  # dL/d(input-side pre-activations) of r, z, n
     dah = np.empty_like(gates)  # dL/d(recurrent terms h(t-1) @ W_all.T) of r, z, n
     dh_next = np.zeros_like(h0)  # dL/dh(t) arriving from step t+1
+    # --8<-- [end:backward-init]
+    # --8<-- [start:backward-loop]
     for t in reversed(range(T)):
+        # --8<-- [start:backward-unpack]
         r, z, n = np.split(gates[t], 3, axis=1)
         h_prev = h[t - 1] if t > 0 else h0
+        # --8<-- [end:backward-unpack]
+        # --8<-- [start:backward-dh]
         dh_t = dh[t] + dh_next  # dL/dh(t): from above and from step t+1
+        # --8<-- [end:backward-dh]
+        # --8<-- [start:backward-candidate]
         da_n = dh_t * (1.0 - z) * (1.0 - n ** 2)  # through h = (1-z) n + ..., then tanh
+        # --8<-- [end:backward-candidate]
+        # --8<-- [start:backward-gates]
         dax[t, :, :H] = da_n * hn[t] * r * (1.0 - r)  # reset gate, through σ
         dax[t, :, H:2 * H] = dh_t * (h_prev - n) * z * (1.0 - z)  # update gate, through σ
         dax[t, :, 2 * H:] = da_n  # candidate, input side
+        # --8<-- [end:backward-gates]
+        # --8<-- [start:backward-hidden-side]
         dah[t, :, :2 * H] = dax[t, :, :2 * H]  # r and z: the two sides are just added
         dah[t, :, 2 * H:] = da_n * r  # candidate, hidden side: inside the reset product
+        # --8<-- [end:backward-hidden-side]
+        # --8<-- [start:backward-carry]
         dh_next = dh_t * z + dah[t] @ W_all  # dL/dh(t-1): direct path plus the three gates
+        # --8<-- [end:backward-carry]
+    # --8<-- [end:backward-loop]
+    # --8<-- [start:backward-params]
     # the weight gradients need no loop: one product over all T*B rows each
     h_prev = np.concatenate([h0[None], h[:-1]])  # h(t-1) for every t, (T, B, H)
     dax2, dah2 = dax.reshape(T * B, 3 * H), dah.reshape(T * B, 3 * H)
@@ -387,6 +404,7 @@ def gru_backward(dh, cache):
     db_all = dax2.sum(axis=0)  # (3H,)
     dbh_n = dah2[:, 2 * H:].sum(axis=0)  # (H,)
     dx = (dax2 @ U_all).reshape(T, B, D)
+    # --8<-- [end:backward-params]
     # --8<-- [end:backward]
     dh0 = dh_next  # what arrives at step 0 is the gradient of the initial state
     return dx, dh0, unpack_gru(dU_all, dW_all, db_all, dbh_n)

@@ -415,20 +415,35 @@ def lstm_backward(dh, cache):
     T, B, H = h.shape
     D = x.shape[2]
     # --8<-- [start:backward]
+    # --8<-- [start:backward-init]
     da = np.empty_like(gates)  # dL/d(pre-activations), i, f, g, o side by side
     dh_next = np.zeros_like(h0)  # dL/dh(t) arriving from step t+1
     ds_next = np.zeros_like(s0)  # dL/ds(t) arriving from step t+1
+    # --8<-- [end:backward-init]
+    # --8<-- [start:backward-loop]
     for t in reversed(range(T)):
+        # --8<-- [start:backward-unpack]
         i, f, g, o = np.split(gates[t], 4, axis=1)
         s_prev = s[t - 1] if t > 0 else s0
+        # --8<-- [end:backward-unpack]
+        # --8<-- [start:backward-dh]
         dh_t = dh[t] + dh_next  # dL/dh(t): from above and from step t+1
+        # --8<-- [end:backward-dh]
+        # --8<-- [start:backward-ds]
         ds_t = ds_next + dh_t * o * (1.0 - tanh_s[t] ** 2)  # dL/ds(t)
+        # --8<-- [end:backward-ds]
+        # --8<-- [start:backward-gates]
         da[t, :, :H] = ds_t * g * i * (1.0 - i)  # input gate, through σ
         da[t, :, H:2 * H] = ds_t * s_prev * f * (1.0 - f)  # forget gate, through σ
         da[t, :, 2 * H:3 * H] = ds_t * i * (1.0 - g ** 2)  # candidate, through tanh
         da[t, :, 3 * H:] = dh_t * tanh_s[t] * o * (1.0 - o)  # output gate, through σ
+        # --8<-- [end:backward-gates]
+        # --8<-- [start:backward-carry]
         dh_next = da[t] @ W_all  # dL/dh(t-1) through all four gates
         ds_next = ds_t * f  # dL/ds(t-1) through s(t) = f ⊙ s(t-1) + ...
+        # --8<-- [end:backward-carry]
+    # --8<-- [end:backward-loop]
+    # --8<-- [start:backward-params]
     # the weight gradients need no loop: one product over all T*B rows each
     h_prev = np.concatenate([h0[None], h[:-1]])  # h(t-1) for every t, (T, B, H)
     da2 = da.reshape(T * B, 4 * H)
@@ -436,6 +451,7 @@ def lstm_backward(dh, cache):
     dW_all = da2.T @ h_prev.reshape(T * B, H)  # (4H, H)
     db_all = da2.sum(axis=0)  # (4H,)
     dx = (da2 @ U_all).reshape(T, B, D)
+    # --8<-- [end:backward-params]
     # --8<-- [end:backward]
     dh0, ds0 = dh_next, ds_next  # what arrives at step 0 is the gradient of the initial state
     return dx, dh0, ds0, unpack_lstm(dU_all, dW_all, db_all)

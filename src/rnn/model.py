@@ -7,8 +7,17 @@ with the output layer o(t) = c + V h(t) and a softmax.
 
 Parameters live in a flat ``dict`` of arrays (easy to save as ``.npz``):
 
-* layer 0 of the vanilla cell: ``"U"`` (H, K), ``"W"`` (H, H), ``"b"`` (H,)
-* deeper layers ``l >= 1`` carry a suffix: ``"U.1"`` (H, H), ``"W.1"``, ``"b.1"``, ...
+* layer 0 of the vanilla cell (``cell="rnn"``): ``"U"`` (H, K), ``"W"`` (H, H),
+  ``"b"`` (H,)
+* layer 0 of an LSTM (``cell="lstm"``, :mod:`rnn.lstm`): ``"U_*"`` (H, K),
+  ``"W_*"`` (H, H) and ``"b_*"`` (H,) for each of the gates ``*`` = i, f, o, g
+  (the keys :data:`rnn.lstm.LSTM_PARAM_NAMES`)
+* layer 0 of a GRU (``cell="gru"``, :mod:`rnn.gru`): ``"U_*"`` (H, K),
+  ``"W_*"`` (H, H) and ``"b_*"`` (H,) for ``*`` = r, z, n, plus the
+  candidate's hidden-side bias ``"bh_n"`` (H,) (the keys
+  :data:`rnn.gru.GRU_PARAM_NAMES`)
+* deeper layers ``l >= 1`` carry a suffix and read the H outputs of the layer
+  below: ``"U.1"`` (H, H), ``"W.1"``, ``"b.1"``, ... or ``"U_f.1"``, ...
 * the output layer: ``"V"`` (K, H), ``"c"`` (K,)
 
 The recurrent state of the whole model is one array ``state`` of shape
@@ -190,7 +199,9 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
         Number of stacked recurrent layers.
     init : {"small", "scaled"}, default "small"
         ``"small"``: weights N(0, 0.01^2) as in min-char-rnn; ``"scaled"``:
-        uniform in +-1/sqrt(H) as PyTorch does. Biases start at zero.
+        uniform in +-1/sqrt(H) as PyTorch does. Biases start at zero, except
+        the LSTM forget-gate bias ``b_f``, which starts at 1 (so the forget
+        gate starts near σ(1) ≈ 0.73; see :mod:`rnn.lstm`).
     seed : int or numpy.random.Generator, optional
         Makes the initialisation reproducible.
     dtype : numpy dtype, default float64

@@ -333,8 +333,10 @@ class _PlainProgress:
 
 class _TqdmProgress:
     def __init__(self, tqdm, total, unit):
-        self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True, leave=True,
-                        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}" + unit + " [{elapsed}<{remaining}{postfix}]")
+        # a fixed 20-character bar leaves room for the postfix on a narrow terminal
+        self.bar = tqdm(total=total, unit=unit, leave=True,
+                        bar_format="{percentage:3.0f}%|{bar:20}| {n:.0f}/{total:.0f}" + unit
+                                   + " [{elapsed}<{remaining}{postfix}]")
         self.last = -math.inf
 
     def update(self, n, postfix: dict, force=False):
@@ -491,10 +493,15 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, progres
         if (cell, layers, H) != (cfg.cell, cfg.layers, cfg.hidden):
             raise ValueError(f"checkpoint {resume}: its weights ({cell!r}, {layers} layers, H={H}) do "
                              f"not match its config ({cfg.cell!r}, {cfg.layers} layers, H={cfg.hidden})")
+        extra = ckpt.extra
+        needed = ["initial_loss", "smooth_loss"] + (["state"] if batcher is not None else [])
+        missing = [k for k in needed if k not in extra]
+        if missing:
+            raise ValueError(f"checkpoint {resume} holds no training state (missing {missing}); "
+                             f"it can be sampled from but not resumed")
         optimizer.load_state_dict(ckpt.optim_state)
         rng = rng_from_state(ckpt.rng_state)
         step = int(ckpt.step)
-        extra = ckpt.extra
         initial, smooth = float(extra["initial_loss"]), float(extra["smooth_loss"])
         if math.isnan(initial):  # saved before the first step
             initial = smooth = None

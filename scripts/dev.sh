@@ -62,6 +62,12 @@ ensure_venv() {
 }
 
 export NO_MKDOCS_2_WARNING=1
+# The models here are small: one BLAS thread is as fast as two on an idle
+# machine and many times faster on a busy one (threads wait for each other).
+# Doc snippets and the notebooks executed by the build inherit this.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 
 case "$cmd" in
 docs)

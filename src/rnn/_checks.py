@@ -59,3 +59,44 @@ def check_ids(func: str, name: str, y, K: int) -> np.ndarray:
             f"[0, {K - 1}] for K = {K} classes"
         )
     return y
+
+
+def check_gated_params(func: str, params, names: tuple, cell: str):
+    """Validate the parameter dict of a gated cell (LSTM, GRU).
+
+    ``names`` lists the required keys. The shape of each follows from its
+    prefix: ``U_*`` is (H, D), ``W_*`` is (H, H), and biases (``b_*``,
+    ``bh_*``) are (H,); H and D are read off the first key, which must be a
+    ``U_*`` matrix.
+
+    Returns
+    -------
+    p : dict of str to ndarray
+        The parameters as floating-point arrays.
+    H, D : int
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{func}: params must be a dict with keys {list(names)}, "
+                         f"got {type(params).__name__}")
+    missing = [k for k in names if k not in params]
+    if missing:
+        raise ValueError(f"{func}: params is missing {missing}; {cell} needs the keys {list(names)}")
+    extra = sorted(set(params) - set(names))
+    if extra:
+        raise ValueError(f"{func}: params has unexpected keys {extra}; {cell} needs exactly "
+                         f"the keys {list(names)}")
+    p = {k: as_float_array(func, f"params['{k}']", params[k]) for k in names}
+    first = names[0]
+    if p[first].ndim != 2:
+        raise ValueError(f"{func}: params['{first}'] must have shape (H, D), got {p[first].shape}")
+    H, D = p[first].shape
+    for k in names:
+        if k.startswith("U_"):
+            check_shape(func, f"params['{k}']", p[k], (H, D), "(H, D)")
+        elif k.startswith("W_"):
+            check_shape(func, f"params['{k}']", p[k], (H, H), "(H, H)")
+        else:
+            check_shape(func, f"params['{k}']", p[k], (H,), "(H,)")
+    return p, H, D

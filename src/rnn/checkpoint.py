@@ -149,6 +149,10 @@ def save_checkpoint(path, *, params: dict, vocab: Vocab, config: dict, step: int
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates the file as 0600; give it the mode a normal new file gets
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)  # atomic on POSIX and Windows
     except BaseException:
         try:

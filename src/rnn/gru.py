@@ -67,11 +67,11 @@ GRU bias to zero.
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_shape
+from ._checks import as_float_array, check_gated_params, check_shape
 from .lstm import sigmoid
 
 __all__ = ["GRU_GATES", "GRU_PARAM_NAMES", "GRUCache", "pack_gru", "unpack_gru",
@@ -115,27 +115,7 @@ class GRUCache(NamedTuple):
 
 def _check_params(func, params):
     """Validate a GRU parameter dict; return it as float arrays, with H and D."""
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{func}: params must be a dict with keys {list(GRU_PARAM_NAMES)}, "
-                         f"got {type(params).__name__}")
-    missing = [k for k in GRU_PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"{func}: params is missing {missing}; a GRU needs the keys "
-                         f"{list(GRU_PARAM_NAMES)}")
-    extra = sorted(set(params) - set(GRU_PARAM_NAMES))
-    if extra:
-        raise ValueError(f"{func}: params has unexpected keys {extra}; a GRU needs exactly "
-                         f"the keys {list(GRU_PARAM_NAMES)}")
-    p = {k: as_float_array(func, f"params['{k}']", params[k]) for k in GRU_PARAM_NAMES}
-    if p["U_r"].ndim != 2:
-        raise ValueError(f"{func}: params['U_r'] must have shape (H, D), got {p['U_r'].shape}")
-    H, D = p["U_r"].shape
-    for gate in GRU_GATES:
-        check_shape(func, f"params['U_{gate}']", p[f"U_{gate}"], (H, D), "(H, D)")
-        check_shape(func, f"params['W_{gate}']", p[f"W_{gate}"], (H, H), "(H, H)")
-        check_shape(func, f"params['b_{gate}']", p[f"b_{gate}"], (H,), "(H,)")
-    check_shape(func, "params['bh_n']", p["bh_n"], (H,), "(H,)")
-    return p, H, D
+    return check_gated_params(func, params, GRU_PARAM_NAMES, "a GRU")
 
 
 def pack_gru(params):

@@ -73,11 +73,11 @@ sequences, ``D`` inputs, ``H`` hidden units.
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_shape
+from ._checks import as_float_array, check_gated_params, check_shape
 
 __all__ = ["LSTM_GATES", "LSTM_PARAM_NAMES", "LSTMCache", "sigmoid", "pack_lstm", "unpack_lstm",
            "lstm_step", "lstm_forward", "lstm_backward"]
@@ -149,26 +149,7 @@ class LSTMCache(NamedTuple):
 
 def _check_params(func, params):
     """Validate an LSTM parameter dict; return it as float arrays, with H and D."""
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{func}: params must be a dict with keys {list(LSTM_PARAM_NAMES)}, "
-                         f"got {type(params).__name__}")
-    missing = [k for k in LSTM_PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"{func}: params is missing {missing}; an LSTM needs the keys "
-                         f"{list(LSTM_PARAM_NAMES)}")
-    extra = sorted(set(params) - set(LSTM_PARAM_NAMES))
-    if extra:
-        raise ValueError(f"{func}: params has unexpected keys {extra}; an LSTM needs exactly "
-                         f"the keys {list(LSTM_PARAM_NAMES)}")
-    p = {k: as_float_array(func, f"params['{k}']", params[k]) for k in LSTM_PARAM_NAMES}
-    if p["U_i"].ndim != 2:
-        raise ValueError(f"{func}: params['U_i'] must have shape (H, D), got {p['U_i'].shape}")
-    H, D = p["U_i"].shape
-    for gate in LSTM_GATES:
-        check_shape(func, f"params['U_{gate}']", p[f"U_{gate}"], (H, D), "(H, D)")
-        check_shape(func, f"params['W_{gate}']", p[f"W_{gate}"], (H, H), "(H, H)")
-        check_shape(func, f"params['b_{gate}']", p[f"b_{gate}"], (H,), "(H,)")
-    return p, H, D
+    return check_gated_params(func, params, LSTM_PARAM_NAMES, "an LSTM")
 
 
 def pack_lstm(params):
@@ -237,7 +218,7 @@ def unpack_lstm(U_all, W_all, b_all):
     b_all = as_float_array(func, "b_all", b_all)
     if U_all.ndim != 2 or U_all.shape[0] % 4:
         raise ValueError(f"{func}: U_all must have shape (4H, D), got {U_all.shape}")
-    H, D = U_all.shape[0] // 4, U_all.shape[1]
+    H = U_all.shape[0] // 4
     check_shape(func, "W_all", W_all, (4 * H, H), "(4H, H)")
     check_shape(func, "b_all", b_all, (4 * H,), "(4H,)")
     params = {}

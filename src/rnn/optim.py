@@ -13,9 +13,12 @@ with default options (no momentum, no weight decay), step for step:
 
 * SGD: ``p -= lr * g``.
 * Adagrad: ``mem += g * g``; ``p -= lr * g / (sqrt(mem) + eps)``.
-  min-char-rnn writes ``sqrt(mem + 1e-8)``; the two differ only while
-  ``mem`` is of order ``eps``, i.e. for gradients that have been almost
-  exactly zero so far, and both just keep the step finite there.
+  min-char-rnn writes ``sqrt(mem + 1e-8)``. The two differ where ``mem``
+  is still below about ``1e-8``, i.e. for gradients that have been smaller
+  than about ``1e-4`` so far: there PyTorch's form takes a step of nearly
+  ``lr * sign(g)`` while min-char-rnn's takes a smaller one. That happens
+  mostly in the first steps; the chapter "min-char-rnn, step by step"
+  measures the effect on the loss (a few hundredths of a nat, either way).
 * Adam: ``m = beta1 m + (1 - beta1) g``, ``v = beta2 v + (1 - beta2) g^2``,
   ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``.
 

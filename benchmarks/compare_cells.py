@@ -14,7 +14,7 @@ validation loss against time and against steps (needs matplotlib).
     python benchmarks/compare_cells.py --params 100000        # a larger budget
 
 The documentation page "Comparing the cells" (docs/notebooks/compare-cells.py)
-runs the same experiment with 15 s per cell at every docs build.
+runs the same experiment with 14 s per cell at every docs build.
 
 ``--threads`` (default 1) sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS /
 MKL_NUM_THREADS before NumPy is imported: the matrices are small (B x H by
@@ -47,8 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--seq-len", type=int, default=64, help="window length T (default 64)")
     p.add_argument("--batch", type=int, default=32, help="batch size B (default 32)")
     p.add_argument("--eval-every", type=int, default=None,
-                   help="steps between validation measurements (default: about 2 per "
-                        "10 s of budget for the fastest cell, at least 25)")
+                   help="steps between validation measurements (default: 4 per "
+                        "second of budget, at least 25; with 40 to 90 steps/s that "
+                        "is 10 to 20 measurements per cell, whatever the budget)")
     p.add_argument("--val-fraction", type=float, default=0.01,
                    help="last fraction of the corpus held out for validation (default 0.01)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
@@ -144,7 +145,7 @@ def main(argv=None):
     K = Vocab.from_text(text).size
     budget = args.params if args.params is not None else n_params("lstm", K, 64)
     sizes = {cell: hidden_for_budget(cell, K, budget) for cell in args.cells}
-    eval_every = args.eval_every or max(25, round(args.seconds * 4))  # ~8 steps/s at worst
+    eval_every = args.eval_every or max(25, round(args.seconds * 4))
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"corpus: {description}, K = {K}")
     print(f"budget: {budget:,} parameters; {args.seconds:g} s per cell; T = {args.seq_len}, "

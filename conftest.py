@@ -184,9 +184,9 @@ class SnippetsSuperfencesParser:
 
     Includes inside a fence (the usual case) are expanded per fence, so the
     reported line numbers stay those of the .md file. An include outside any
-    fence (e.g. a Markdown fragment that itself holds fences) makes the whole
-    page expand first, as MkDocs does; fences after it then report line
-    numbers of the expanded text.
+    fence (e.g. a figure, or a Markdown fragment that itself holds fences) is
+    expanded first, as MkDocs does, with a map back to the .md lines, so
+    fences after it still report their own line numbers.
     """
 
     def parse(self, text: str):
@@ -194,10 +194,26 @@ class SnippetsSuperfencesParser:
 
         lines = text.split("\n")
         fences = scan_fences(lines)
+        origin = list(range(len(lines)))  # line of the .md file each line comes from
         inside = {k for f in fences for k in range(f.start, f.end + 1)}
         outside = [ln for k, ln in enumerate(lines) if k not in inside]
         if _has_snippet_line(outside):
-            lines = _snippet_preprocessor().run(lines)
+            if any(ln.strip() == "--8<--" for ln in outside):
+                # block-style includes span lines: expand the page as a whole
+                # (line numbers after them are those of the expanded text)
+                lines = _snippet_preprocessor().run(lines)
+                origin = list(range(len(lines)))
+            else:
+                # expand each single-line include on its own and remember where
+                # every resulting line came from, so reports name .md lines
+                expanded, origin = [], []
+                for k, ln in enumerate(lines):
+                    new = [ln]
+                    if k not in inside and _has_snippet_line([ln]):
+                        new = _snippet_preprocessor().run([ln])
+                    expanded += new
+                    origin += [k] * len(new)
+                lines = expanded
             fences = scan_fences(lines)
         tokens = []
         for f in fences:
@@ -210,7 +226,7 @@ class SnippetsSuperfencesParser:
                     type="fence",
                     tag="code",
                     nesting=0,
-                    map=[f.start, f.end + 1],
+                    map=[origin[f.start], origin[f.end] + 1],
                     info=f.info,
                     content=content,
                     markup="```",

@@ -115,6 +115,36 @@ def test_mkdocs_build_strict(build):
     assert (build.site / "assets" / "mathjax" / "tex-chtml.js").is_file()
 
 
+def _internal_links(html: str):
+    """href/src values of a built page that point inside the site."""
+    for m in re.finditer(r'\b(?:href|src)="([^"]+)"', html):
+        url = m.group(1)
+        if re.match(r"^([a-z]+:|//|#)", url):  # external, data:, mailto:, same-page anchor
+            continue
+        yield url.split("#")[0].split("?")[0]
+
+
+def test_every_internal_link_resolves(build):
+    """mkdocs --strict checks Markdown links; notebook pages and theme
+    templates are HTML it does not check. Every relative link of every built
+    page must name a file of the built site."""
+    assert build.returncode == 0, "site did not build"
+    broken = []
+    for page in build.site.rglob("*.html"):
+        if page.name == "404.html":  # served at any depth, so its links are root-absolute by design
+            continue
+        for url in _internal_links(page.read_text("utf8")):
+            if not url or url.startswith("/"):
+                broken += [f"{page.relative_to(build.site)}: root-absolute link {url!r}"] if url else []
+                continue
+            target = (page.parent / url).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page.relative_to(build.site)}: {url!r} -> missing {target}")
+    assert not broken, "broken links in the built site:\n" + "\n".join(broken[:30])
+
+
 # --------------------------------------------------------------------------
 # pages: built files, sitemap, nav
 # --------------------------------------------------------------------------

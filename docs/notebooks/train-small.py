@@ -19,13 +19,13 @@
 # them, on the machine that built the site. It trains a small character-level
 # RNN, $H = 64$ hidden units, for 8,000 steps (10 to 30 seconds, depending on
 # the machine; the last cell says how long it took) on a slice of the default
-# corpus, with the loop of [min-char-rnn, step by step](../char-rnn.md) in its
+# corpus, with the loop of [min-char-rnn, step by step](../../char-rnn/) in its
 # batched form. Then it samples text at three temperatures and plots the
 # next-character distribution at several temperatures, the figure that
-# [Sampling](../sampling.md) refers to.
+# [Sampling](../../sampling/) refers to.
 #
 # The full-size model is trained the same way by `rnn train`
-# ([Train your own](../train-your-own.md)); a small model and a short run keep
+# ([Train your own](../../train-your-own/)); a small model and a short run keep
 # this page fast.
 
 # %%

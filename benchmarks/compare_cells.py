@@ -16,10 +16,10 @@ validation loss against time and against steps (needs matplotlib).
 The documentation page "Comparing the cells" (docs/notebooks/compare-cells.py)
 runs the same experiment with 14 s per cell at every docs build.
 
-``--threads`` (default 1) sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS /
-MKL_NUM_THREADS before NumPy is imported: the matrices are small (B x H by
-H x 4H at most), and a second BLAS thread gains little on an idle machine
-but costs a lot when other processes compete for the cores.
+``--threads`` (default 1) limits NumPy's BLAS threads as ``rnn train`` does
+(``train_budget.limit_threads``): the matrices are small (B x H by H x 4H at
+most), and a second BLAS thread gains little on an idle machine but costs a
+lot when other processes compete for the cores.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
+
+import train_budget  # same folder: setup_path, limit_threads
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -54,7 +54,7 @@ def parse_args(argv=None):
                    help="last fraction of the corpus held out for validation (default 0.01)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads, set before NumPy is imported (default 1; 0 leaves it as is)")
+                   help="BLAS threads, as `rnn train --threads` (default 1; 0: leave as is)")
     p.add_argument("--plot", default=None, help="write a PNG of the loss curves to this path")
     p.add_argument("--sample-length", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
@@ -66,34 +66,6 @@ def parse_args(argv=None):
     if not args.seconds > 0:
         p.error(f"--seconds must be > 0, got {args.seconds}")
     return args
-
-
-def limit_threads(n):
-    if n:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(n)
-
-
-def setup_path():
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    if src not in sys.path:
-        sys.path.insert(0, src)
-
-
-def n_params(cell, K, H):
-    """Number of parameters of a one-layer model: recurrent layer plus output layer."""
-    import rnn
-
-    return sum(a.size for a in rnn.init_params(K, H, cell=cell).values())
-
-
-def hidden_for_budget(cell, K, budget):
-    """The H whose parameter count is closest to ``budget``: ``(H, count)``."""
-    H = 1
-    while n_params(cell, K, H + 1) <= budget:
-        H += 1
-    below, above = n_params(cell, K, H), n_params(cell, K, H + 1)
-    return (H, below) if budget - below <= above - budget else (H + 1, above)
 
 
 def train_cell(cell, H, text, args, eval_every):
@@ -136,21 +108,21 @@ def plot(results, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    limit_threads(args.threads)
-    setup_path()
+    train_budget.setup_path()
+    threads = train_budget.limit_threads(args.threads)
     from rnn.data import Vocab, default_corpus
+    from rnn.model import count_params, hidden_for_budget, init_params
     from rnn.sample import sample
 
     text, description = default_corpus()
     K = Vocab.from_text(text).size
-    budget = args.params if args.params is not None else n_params("lstm", K, 64)
-    sizes = {cell: hidden_for_budget(cell, K, budget) for cell in args.cells}
+    budget = args.params if args.params is not None else count_params(init_params(K, 64, cell="lstm"))
+    sizes = {cell: hidden_for_budget(K, budget, cell=cell) for cell in args.cells}
     eval_every = args.eval_every or max(25, round(args.seconds * 4))
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"corpus: {description}, K = {K}")
     print(f"budget: {budget:,} parameters; {args.seconds:g} s per cell; T = {args.seq_len}, "
           f"B = {args.batch}, {args.dtype}, adam, validation = last {args.val_fraction:g} of the "
-          f"corpus, measured every {eval_every} steps; BLAS threads {threads}")
+          f"corpus, measured every {eval_every} steps; {threads}")
     results = {}
     for cell in args.cells:
         H, count = sizes[cell]

@@ -285,6 +285,33 @@ def model():
     return params, rng.integers(0, 5, (4, 2)), rng.integers(0, 5, (4, 2))
 
 
+# Parameter counts written out by hand for one-hot inputs (D = K) and the
+# output layer V (K, H), c (K,): independent of init_params.
+HAND_COUNT = {
+    "rnn": lambda K, H: (H * K + H * H + H) + K * H + K,
+    "lstm": lambda K, H: 4 * (H * K + H * H + H) + K * H + K,
+    "gru": lambda K, H: 3 * (H * K + H * H + H) + H + K * H + K,
+}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_count_params_matches_the_hand_count(cell):
+    for K, H in [(5, 3), (67, 64), (67, 139)]:
+        assert rnn.count_params(rnn.init_params(K, H, cell=cell)) == HAND_COUNT[cell](K, H)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_hidden_for_budget_is_the_closest_width(cell):
+    K, budget = 67, HAND_COUNT["lstm"](67, 64)  # 38,147
+    H, count = rnn.hidden_for_budget(K, budget, cell=cell)
+    assert count == HAND_COUNT[cell](K, H)
+    by_search = min(range(1, 400), key=lambda h: abs(HAND_COUNT[cell](K, h) - budget))
+    assert H == by_search
+    assert {"rnn": 139, "lstm": 64, "gru": 76}[cell] == H
+    # a second layer adds (H D + H H + H) per gate block with D = H: a narrower model
+    assert rnn.hidden_for_budget(K, budget, cell=cell, layers=2)[0] < H
+
+
 def test_init_params_bad_arguments():
     with pytest.raises(ValueError, match=r"init_params: unknown cell 'gru2'; choose one of \[.*'rnn'.*\]"):
         init_params(5, 3, cell="gru2")

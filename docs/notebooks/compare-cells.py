@@ -66,19 +66,14 @@ print(f"{description}; K = {K}")
 # width whose count is closest to it.
 
 # %%
-def n_params(cell, H):
-    return sum(a.size for a in rnn.init_params(K, H, cell=cell).values())
-
-
 formula = {"rnn": lambda H: (H * K + H * H + H) + K * H + K,
            "lstm": lambda H: 4 * (H * K + H * H + H) + K * H + K,
            "gru": lambda H: 3 * (H * K + H * H + H) + H + K * H + K}
-budget = n_params("lstm", 64)
+budget = rnn.count_params(rnn.init_params(K, 64, cell="lstm"))
 width = {}
 for cell in ("rnn", "lstm", "gru"):
-    width[cell] = min(range(1, 400), key=lambda H: abs(n_params(cell, H) - budget))
-    assert n_params(cell, width[cell]) == formula[cell](width[cell])
-    count = n_params(cell, width[cell])
+    width[cell], count = rnn.hidden_for_budget(K, budget, cell=cell)  # the closest count
+    assert count == formula[cell](width[cell])
     print(f"{cell:5} H = {width[cell]:3}   {count:,} parameters")
 
 # %% [markdown]
@@ -131,7 +126,7 @@ plt.show()
 print("cell     H   params  steps  tokens/s  val nats/char  bits/char")
 for cell, r in results.items():
     tokens_per_s, bits = r.history[-1][3], r.val_loss / math.log(2)
-    print(f"{cell:5} {width[cell]:4} {n_params(cell, width[cell]):8,} {r.step:6,} "
+    print(f"{cell:5} {width[cell]:4} {rnn.count_params(r.params):8,} {r.step:6,} "
           f"{tokens_per_s:9,.0f} {r.val_loss:14.3f} {bits:10.3f}")
 ranking = sorted(results, key=lambda cell: results[cell].val_loss)
 print(f"\nafter {SECONDS} s each: "

@@ -102,7 +102,7 @@ def new_models():
 models = new_models()
 at_init = {name: input_gradient_norms(p) for name, p in models.items()}
 for name, (norms, gate) in at_init.items():
-    n_params = sum(v.size for v in models[name].values())
+    n_params = rnn.count_params(models[name])
     shown = "-" if gate is None else f"{gate:.2f}"
     print(f"{name:14} {n_params:7,} parameters   mean gate {shown}")
 

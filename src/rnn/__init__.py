@@ -9,7 +9,8 @@ from .data import (StreamBatcher, Vocab, default_corpus, load_text, random_windo
                    shakespeare_text, split, stdlib_text, validation_windows)
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 from .losses import log_softmax, output_backward, output_forward, softmax, softmax_cross_entropy
-from .model import embed, forward, init_params, init_state, loss_and_grads, model_info, one_hot
+from .model import (count_params, embed, forward, hidden_for_budget, init_params, init_state,
+                    loss_and_grads, model_info, one_hot)
 from .gru import GRUCache, gru_backward, gru_forward, gru_step, pack_gru, unpack_gru
 from .lstm import LSTMCache, lstm_backward, lstm_forward, lstm_step, pack_lstm, sigmoid, unpack_lstm
 from .optim import (SGD, Adagrad, Adam, clip_elementwise, clip_global_norm,
@@ -28,7 +29,8 @@ __all__ = [
     "gru_step", "gru_forward", "gru_backward", "GRUCache", "pack_gru", "unpack_gru",
     "softmax", "log_softmax", "softmax_cross_entropy", "output_forward", "output_backward",
     "numerical_gradient", "relative_error", "check_gradients",
-    "init_params", "init_state", "forward", "loss_and_grads", "model_info", "one_hot", "embed",
+    "init_params", "count_params", "hidden_for_budget", "init_state", "forward",
+    "loss_and_grads", "model_info", "one_hot", "embed",
     "Vocab", "load_text", "default_corpus", "shakespeare_text", "stdlib_text", "split",
     "StreamBatcher", "random_windows", "validation_windows",
     "SGD", "Adagrad", "Adam", "make_optimizer", "clip_elementwise", "clip_global_norm",

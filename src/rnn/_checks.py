@@ -7,9 +7,11 @@ and the shape that was received, so a mistake is fixed in one reading.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-__all__ = ["as_float_array", "check_shape", "check_ids"]
+__all__ = ["as_float_array", "check_shape", "check_ids", "check_gated_params"]
 
 
 def as_float_array(func: str, name: str, a) -> np.ndarray:
@@ -75,8 +77,6 @@ def check_gated_params(func: str, params, names: tuple, cell: str):
         The parameters as floating-point arrays.
     H, D : int
     """
-    from collections.abc import Mapping
-
     if not isinstance(params, Mapping):
         raise ValueError(f"{func}: params must be a dict with keys {list(names)}, "
                          f"got {type(params).__name__}")

@@ -37,8 +37,8 @@ from .gru import GRU_PARAM_NAMES, gru_backward, gru_forward
 from .lstm import LSTM_PARAM_NAMES, lstm_backward, lstm_forward
 from .rnn_cell import rnn_backward, rnn_forward
 
-__all__ = ["CELLS", "Cell", "one_hot", "embed", "param_key", "init_params",
-           "model_info", "init_state", "forward", "loss_and_grads"]
+__all__ = ["CELLS", "Cell", "one_hot", "embed", "param_key", "init_params", "count_params",
+           "hidden_for_budget", "model_info", "init_state", "forward", "loss_and_grads"]
 
 
 class Cell(NamedTuple):
@@ -232,6 +232,45 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
     params["V"] = V.astype(dtype)
     params["c"] = np.zeros(K, dtype)
     return params
+
+
+def count_params(params: dict) -> int:
+    """Total number of scalar parameters in a parameter dict."""
+    return sum(int(np.size(v)) for v in params.values())
+
+
+def hidden_for_budget(K: int, budget: int, *, cell: str = "rnn", layers: int = 1) -> tuple:
+    """The hidden size H whose model has the parameter count closest to ``budget``.
+
+    Used to compare cells at an equal number of parameters: an LSTM layer of
+    width H has four times the recurrent weights of a vanilla one, so equal
+    widths would compare models of very different sizes.
+
+    Parameters
+    ----------
+    K : int
+        Vocabulary size.
+    budget : int
+        Target number of parameters.
+    cell : str, default "rnn"
+        A key of :data:`CELLS`.
+    layers : int, default 1
+
+    Returns
+    -------
+    H : int
+        The width (the smaller one when two are equally close).
+    count : int
+        The number of parameters of that model.
+    """
+    def count(H):
+        return count_params(init_params(K, H, cell=cell, layers=layers, seed=0))
+
+    H = 1
+    while count(H + 1) <= budget:  # the count grows with H
+        H += 1
+    below, above = count(H), count(H + 1)
+    return (H, below) if budget - below <= above - budget else (H + 1, above)
 
 
 def model_info(params: dict) -> tuple:

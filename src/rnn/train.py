@@ -42,7 +42,8 @@ import numpy as np
 from .checkpoint import load_checkpoint, rng_from_state, save_checkpoint
 from .data import StreamBatcher, Vocab, default_corpus, load_text, random_windows, split, validation_windows
 from .losses import log_softmax
-from .model import CELLS, forward, init_params, init_state, loss_and_grads, model_info
+from .model import (CELLS, count_params, forward, init_params, init_state, loss_and_grads,
+                    model_info)
 from .optim import clip_elementwise, clip_global_norm, make_optimizer
 from .sample import sample
 
@@ -549,7 +550,7 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, progres
         seconds = cfg.minutes * 60 if cfg.minutes is not None else None
         max_steps = cfg.steps
     start_step = step
-    n_params = sum(v.size for v in params.values())
+    n_params = count_params(params)
     log(f"corpus: {description}; K = {K} distinct characters "
         f"({len(train_ids):,} train / {len(val_ids):,} validation)")
     budget = f"{max_steps:,} steps" if max_steps is not None else f"{seconds / 60:g} minutes"

@@ -89,9 +89,9 @@ def plot(results, path):
 
     fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for cell, (H, count, r) in results.items():
-        steps = [row[0] for row in r.history]
-        val = [row[2] for row in r.history]
-        elapsed = [row[4] for row in r.history]
+        steps = [row.step for row in r.history]
+        val = [row.val_loss for row in r.history]
+        elapsed = [row.elapsed for row in r.history]
         label = f"{cell} (H = {H}, {count:,} parameters)"
         ax_t.plot(elapsed, val, marker=".", label=label)
         ax_s.plot(steps, val, marker=".", label=label)
@@ -110,7 +110,8 @@ def main(argv=None):
     args = parse_args(argv)
     train_budget.setup_path()
     threads = train_budget.limit_threads(args.threads)
-    from rnn.data import Vocab, default_corpus
+    from rnn.corpus import default_corpus
+    from rnn.data import Vocab
     from rnn.model import count_params, hidden_for_budget, init_params
     from rnn.sample import sample
 
@@ -137,8 +138,8 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     for cell, (H, count, r) in results.items():
-        print(f"{cell:<5} {H:>4} {count:>8,} {r.step:>7,} {r.history[-1][3]:>9,.0f} "
-              f"{r.history[-1][4]:>9.1f} {r.val_loss:>14.4f} {r.val_loss / math.log(2):>14.4f}")
+        print(f"{cell:<5} {H:>4} {count:>8,} {r.step:>7,} {r.history[-1].tokens_per_s:>9,.0f} "
+              f"{r.history[-1].elapsed:>9.1f} {r.val_loss:>14.4f} {r.val_loss / math.log(2):>14.4f}")
     for cell, (H, count, r) in results.items():
         txt = sample(r.params, r.vocab, args.sample_length, prime="\n", temperature=0.8, seed=args.seed)
         print(f"\n---- {cell} sample (temperature 0.8, seed {args.seed}) ----\n{txt}")

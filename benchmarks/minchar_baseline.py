@@ -77,9 +77,11 @@ def main(argv=None):
     train_budget.setup_path()
     threads = train_budget.limit_threads(args.threads)
 
-    from rnn.data import Vocab, default_corpus, split
+    from rnn.corpus import default_corpus
+    from rnn.data import Vocab, split
     from rnn.sample import sample
-    from rnn.train import TrainConfig, evaluate
+    from rnn.config import TrainConfig
+    from rnn.train import evaluate
 
     text, description = default_corpus()
     vocab = Vocab.from_text(text)
@@ -103,8 +105,8 @@ def main(argv=None):
         c = r.config
         print(f"  sample: {sample(r.params, r.vocab, 300, temperature=0.8, seed=args.seed)!r}")
         results.append((f"default model ({c.cell} x{c.layers}, H={c.hidden}, T={c.seq_len}, "
-                        f"B={c.batch}, {c.optim}, {c.dtype})", r.val_loss, r.history[-1][3],
-                        r.step, r.history[-1][4]))
+                        f"B={c.batch}, {c.optim}, {c.dtype})", r.val_loss, r.history[-1].tokens_per_s,
+                        r.step, r.history[-1].elapsed))
 
     print()
     for row in results:

@@ -77,11 +77,11 @@ def main(argv=None):
 
     r = run_default(args.seconds, args.dtype, args.seed)
     c = r.config
-    elapsed = r.history[-1][4]
+    elapsed = r.history[-1].elapsed
     print()
     report(f"default model ({c.cell} x{c.layers}, H={c.hidden}, T={c.seq_len}, B={c.batch}, "
            f"{c.optim}, {c.dtype}; {threads})",
-           r.val_loss, r.history[-1][3], r.step, elapsed)
+           r.val_loss, r.history[-1].tokens_per_s, r.step, elapsed)
     print(f"\nsample (temperature 0.8, seed {args.seed}):\n")
     print(sample(r.params, r.vocab, args.sample_length, prime="\n", temperature=0.8, seed=args.seed))
 

@@ -4,13 +4,14 @@ and no temporary file behind), and one clear error per kind of bad file."""
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rnn.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
 from rnn.data import Vocab
-from rnn.model import init_params
+from rnn.model import forward, init_params, model_info
 from rnn.optim import Adam
 
 CONFIG = {"hidden": 4, "seq_len": 8, "optim": "adam", "lr": 0.002, "data": "pièces/été.txt",
@@ -244,3 +245,36 @@ def test_rng_from_state_errors():
     g = rng_from_state(json.loads(json.dumps(state)))
     np.testing.assert_array_equal(g.integers(0, 100, 10),
                                   np.random.default_rng(3).integers(0, 100, 10))
+
+
+# ---------------------------------------------------------------- compatibility
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize("name,cell,layers", [("v1-rnn.npz", "rnn", 1),
+                                              ("v1-lstm-2layer.npz", "lstm", 2)])
+def test_checkpoints_written_by_version_0_1_still_load(name, cell, layers):
+    # written by rnn 0.1.0 (before the cell protocol and rnn.config existed)
+    ck = load_checkpoint(DATA / name)
+    assert model_info(ck.params)[:2] == (cell, layers)
+    text = (DATA / "v1-text.txt").read_text(encoding="utf-8")
+    assert ck.vocab == Vocab.from_text(text)
+    ids = ck.vocab.encode(text[:30]).reshape(-1, 1)
+    assert np.isfinite(forward(ck.params, ids)[0]).all()
+
+
+def test_a_version_0_1_run_resumes_bit_identically(tmp_path):
+    from rnn.train import TrainConfig, train
+    text = (DATA / "v1-text.txt").read_text(encoding="utf-8")
+    quiet = dict(text=text, progress=False, log=lambda *a: None)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "checkpoint.npz").write_bytes((DATA / "v1-rnn.npz").read_bytes())
+    resumed = train(TrainConfig(steps=3, out=str(old)), resume=str(old / "checkpoint.npz"), **quiet)
+    cfg = TrainConfig.from_dict({**load_checkpoint(DATA / "v1-rnn.npz").config, "steps": 8,
+                                 "out": str(tmp_path / "new")})
+    straight = train(cfg, **quiet)
+    assert resumed.step == straight.step == 8
+    for k in straight.params:
+        assert np.array_equal(resumed.params[k], straight.params[k]), k

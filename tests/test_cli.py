@@ -237,7 +237,7 @@ def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
     assert p.returncode == 2 and p.stderr.startswith("rnn: error: ") and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     p = rnn_cmd("sample", str(tmp_path / "missing.npz"), "--temperature", "-2")
-    assert p.returncode == 2 and p.stderr.startswith("rnn: error: --temperature")
+    assert p.returncode == 2 and p.stderr.startswith("rnn: error: argument --temperature: expected a finite number > 0")
 
 
 def test_threads_option_limits_numpys_openblas(trained, capsys):

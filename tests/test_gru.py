@@ -1,8 +1,9 @@
-"""Tests of the GRU cell: every BPTT gradient against central finite
-differences in float64, the gate-by-gate step against the fused forward
-pass, hand-worked values, the behaviour of saturated gates, the model
-registry entry, a short training run, and the error messages for bad
-input. The comparison with torch.nn.GRU is in test_gated_torch.py."""
+"""Tests of what is particular to the GRU cell: the gate-by-gate step
+against the fused forward pass, hand-worked values, where bh_n sits, the
+behaviour of saturated gates, the fused layout, the model wiring, and the
+error messages for bad input. What every cell shares (finite differences,
+torch, dtypes, training, checkpoints) is in test_cells.py; one layer against
+torch.nn.GRU in test_gated_torch.py."""
 
 import math
 
@@ -10,79 +11,18 @@ import numpy as np
 import pytest
 
 import rnn
-from rnn.gradcheck import numerical_gradient, relative_error
+from rnn.gradcheck import relative_error
+from rnn import gru
 from rnn.gru import (GRU_GATES, GRU_PARAM_NAMES, GRUCache, gru_backward, gru_forward, gru_step,
                      pack_gru, unpack_gru)
 from rnn.lstm import LSTM_PARAM_NAMES, lstm_forward
+
+from problems import random_layer, random_problem  # noqa: E402
 
 SEEDS = [0, 1, 2]
 # (T, B, D, H): includes a single step and a single sequence.
 SHAPES = [(1, 1, 3, 2), (4, 1, 2, 3), (3, 2, 3, 4), (5, 3, 2, 2)]
 
-FD_TOL = 1e-7
-
-
-def random_params(rng, D, H, scale=0.5):
-    """A GRU parameter dict with every entry ~ N(0, scale^2)."""
-    shapes = {"U": (H, D), "W": (H, H), "b": (H,)}
-    return {name: rng.standard_normal(shapes[name[0]]) * scale for name in GRU_PARAM_NAMES}
-
-
-def random_problem(seed, T, B, D, H, scale=0.5):
-    """Inputs, initial state, parameters and a fixed upstream gradient G."""
-    rng = np.random.default_rng(seed)
-    return {
-        "x": rng.standard_normal((T, B, D)),
-        "h0": rng.standard_normal((B, H)) * scale,
-        "params": random_params(rng, D, H, scale),
-        "G": rng.standard_normal((T, B, H)),
-    }
-
-
-# ------------------------------------------------------- finite differences
-
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_gru_backward_matches_finite_differences(seed, shape):
-    p = random_problem(seed, *shape)
-    arrays = {"x": p["x"], "h0": p["h0"], **p["params"]}
-
-    def f():  # scalar f = sum(h * G), so dL/dh = G
-        h, _ = gru_forward(arrays["x"], arrays["h0"], p["params"])
-        return float((h * p["G"]).sum())
-
-    _, cache = gru_forward(p["x"], p["h0"], p["params"])
-    dx, dh0, grads = gru_backward(p["G"], cache)
-    assert set(grads) == set(GRU_PARAM_NAMES)
-    analytic = {"x": dx, "h0": dh0, **grads}
-    for name, a in arrays.items():
-        num = numerical_gradient(f, a)
-        assert analytic[name].shape == a.shape, name
-        assert np.abs(num).max() > 1e-3, name  # not trivially small
-        err = relative_error(analytic[name], num)
-        assert err < FD_TOL, (name, err)
-
-
-@pytest.mark.parametrize("layers", [1, 2])
-def test_model_loss_and_grads_gru_match_finite_differences(layers):
-    K, H, T, B = 4, 3, 3, 2
-    rng = np.random.default_rng(10 + layers)
-    params = rnn.init_params(K, H, cell="gru", layers=layers, seed=0)
-    for k in params:  # moderate weights so that no gradient is tiny
-        params[k] = rng.standard_normal(params[k].shape) * 0.5
-    inputs = rng.integers(0, K, (T, B))
-    targets = rng.integers(0, K, (T, B))
-    state0 = rng.standard_normal((layers, 1, B, H)) * 0.5
-
-    def f():
-        return rnn.loss_and_grads(params, inputs, targets, state0)[0]
-
-    loss, grads, state = rnn.loss_and_grads(params, inputs, targets, state0)
-    assert set(grads) == set(params)
-    assert state.shape == (layers, 1, B, H)
-    for name, value in params.items():
-        err = relative_error(grads[name], numerical_gradient(f, value))
-        assert err < FD_TOL, (name, err)
 
 
 # ----------------------------------------------------- forward pass values
@@ -109,7 +49,7 @@ def test_bh_n_sits_inside_the_reset_product():
     # while b_n still counts: the two candidate biases are not interchangeable.
     rng = np.random.default_rng(7)
     D, H, B = 3, 4, 2
-    p = random_params(rng, D, H)
+    p = random_layer(gru, D, H, rng)
     x_t, h_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H))
     shut = dict(p, b_r=np.full(H, -50.0))
     h1 = gru_step(x_t, h_prev, shut)
@@ -122,7 +62,7 @@ def test_bh_n_sits_inside_the_reset_product():
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_gate_by_gate_step_agrees_with_fused_forward(seed, shape):
-    p = random_problem(seed, *shape, scale=1.0)
+    p = random_problem("gru", seed, *shape, scale=1.0)
     h, cache = gru_forward(p["x"], p["h0"], p["params"])
     assert isinstance(cache, GRUCache) and cache.h is h
     h_t = p["h0"]
@@ -134,7 +74,7 @@ def test_gate_by_gate_step_agrees_with_fused_forward(seed, shape):
 def test_saturated_update_gate_copies_or_replaces_the_state():
     rng = np.random.default_rng(4)
     T, B, D, H = 5, 2, 3, 4
-    p = random_params(rng, D, H)
+    p = random_layer(gru, D, H, rng)
     x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
     # z = 1: h(t) = h(t-1), the state is copied through time, and so is its gradient
     keep = dict(p, b_z=np.full(H, 50.0))
@@ -150,7 +90,7 @@ def test_saturated_update_gate_copies_or_replaces_the_state():
 
 
 def test_float32_in_float32_out():
-    p = random_problem(1, 3, 2, 4, 3)
+    p = random_problem("gru", 1, 3, 2, 4, 3)
     p32 = {k: v.astype(np.float32) for k, v in p.items() if k != "params"}
     params32 = {k: v.astype(np.float32) for k, v in p["params"].items()}
     assert gru_step(p32["x"][0], p32["h0"], params32).dtype == np.float32
@@ -167,20 +107,12 @@ def test_float32_in_float32_out():
         assert relative_error(grads[k], grads64[k]) < 1e-5, k
 
 
-def test_gru_backward_zero_upstream_gives_zero_gradients():
-    p = random_problem(2, 3, 2, 2, 3)
-    _, cache = gru_forward(p["x"], p["h0"], p["params"])
-    dx, dh0, grads = gru_backward(np.zeros((3, 2, 3)), cache)
-    for g in (dx, dh0, *grads.values()):
-        assert not np.any(g)
-
-
 # ----------------------------------------------------------------- packing
 
 def test_pack_gru_stacks_gates_in_torch_order():
     rng = np.random.default_rng(0)
     D, H = 3, 4
-    params = random_params(rng, D, H)
+    params = random_layer(gru, D, H, rng)
     U_all, W_all, b_all, bh_n = pack_gru(params)
     assert U_all.shape == (3 * H, D) and W_all.shape == (3 * H, H) and b_all.shape == (3 * H,)
     assert GRU_GATES == ("r", "z", "n")
@@ -198,7 +130,7 @@ def test_pack_gru_stacks_gates_in_torch_order():
 
 
 def test_unpack_gru_inverts_pack_with_views():
-    params = random_params(np.random.default_rng(1), 2, 3)
+    params = random_layer(gru, 2, 3, np.random.default_rng(1))
     U_all, W_all, b_all, bh_n = pack_gru(params)
     back = unpack_gru(U_all, W_all, b_all, bh_n)
     assert tuple(back) == GRU_PARAM_NAMES
@@ -241,49 +173,6 @@ def test_model_state_is_last_h_of_each_layer():
         np.testing.assert_allclose(state[layer, 0], x[-1], rtol=0, atol=1e-15)
 
 
-# ----------------------------------------------------------- training smoke
-
-TEXT = "hello world, hello there. " * 40
-
-
-def train(cell, steps, *, H=24, T=16, B=8, lr=0.02, seed=0):
-    """Adam on loss_and_grads over random windows; returns (first, final, K)."""
-    chars = sorted(set(TEXT))
-    data = np.array([chars.index(ch) for ch in TEXT])
-    K = len(chars)
-    rng = np.random.default_rng(seed)
-    params = rnn.init_params(K, H, cell=cell, init="scaled", seed=seed)
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v = {k: np.zeros_like(v) for k, v in params.items()}
-    beta1, beta2 = 0.9, 0.999
-
-    def batch():
-        starts = rng.integers(0, len(data) - T - 1, B)
-        window = np.stack([data[s:s + T + 1] for s in starts], axis=1)  # (T+1, B)
-        return window[:-1], window[1:]
-
-    first = None
-    for step in range(1, steps + 1):
-        inputs, targets = batch()
-        loss, grads, _ = rnn.loss_and_grads(params, inputs, targets, reduction="mean")
-        first = loss if first is None else first
-        for k in params:
-            g = np.clip(grads[k], -5, 5)
-            m[k] = beta1 * m[k] + (1 - beta1) * g
-            v[k] = beta2 * v[k] + (1 - beta2) * g * g
-            m_hat, v_hat = m[k] / (1 - beta1 ** step), v[k] / (1 - beta2 ** step)
-            params[k] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-    inputs, targets = batch()
-    final = rnn.loss_and_grads(params, inputs, targets, reduction="mean")[0]
-    return first, final, K
-
-
-def test_training_drives_loss_down():
-    first, final, K = train("gru", steps=80)
-    assert first > 0.9 * math.log(K)  # starts near chance
-    assert final < 0.5 * math.log(K), (first, final)
-
-
 # ---------------------------------------------------------------- bad input
 
 B, D, H = 3, 4, 5
@@ -296,7 +185,7 @@ def ok():
         "x_t": rng.standard_normal((B, D)),
         "x": rng.standard_normal((2, B, D)),
         "h0": np.zeros((B, H)),
-        "params": random_params(rng, D, H),
+        "params": random_layer(gru, D, H, rng),
     }
 
 

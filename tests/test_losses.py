@@ -3,18 +3,14 @@ layer: values against plain-Python references, gradients against central
 finite differences in float64, numerical stability, and bad input."""
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 # tests/reference.py sits next to this file; make it importable whatever pytest's import
 # mode (pytest-markdown-docs imports test files as the package "tests.*").
-if str(Path(__file__).resolve().parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import reference  # noqa: E402
+import reference
 from rnn.gradcheck import numerical_gradient, relative_error
 from rnn.losses import log_softmax, output_backward, output_forward, softmax, softmax_cross_entropy
 

@@ -1,8 +1,9 @@
-"""Tests of the LSTM cell: every BPTT gradient against central finite
-differences in float64, the gate-by-gate step against the fused forward
-pass, hand-worked values, the behaviour of saturated gates, the model
-registry entry, a short training run, and the error messages for bad
-input. The comparison with torch.nn.LSTM is in test_gated_torch.py."""
+"""Tests of what is particular to the LSTM cell: the gate-by-gate step
+against the fused forward pass, hand-worked values, the behaviour of
+saturated gates, the fused layout, the model wiring, and the error messages
+for bad input. What every cell shares (finite differences, torch, dtypes,
+training, checkpoints) is in test_cells.py; one layer against torch.nn.LSTM
+in test_gated_torch.py."""
 
 import math
 import warnings
@@ -11,80 +12,18 @@ import numpy as np
 import pytest
 
 import rnn
-from rnn.gradcheck import numerical_gradient, relative_error
+from rnn.gradcheck import relative_error
 from rnn.gru import GRUCache, gru_forward
+from rnn import lstm
 from rnn.lstm import (LSTM_GATES, LSTM_PARAM_NAMES, LSTMCache, lstm_backward, lstm_forward,
                       lstm_step, pack_lstm, sigmoid, unpack_lstm)
+
+from problems import random_layer, random_problem  # noqa: E402
 
 SEEDS = [0, 1, 2]
 # (T, B, D, H): includes a single step and a single sequence.
 SHAPES = [(1, 1, 3, 2), (4, 1, 2, 3), (3, 2, 3, 4), (5, 3, 2, 2)]
 
-FD_TOL = 1e-7
-
-
-def random_params(rng, D, H, scale=0.5):
-    """An LSTM parameter dict with every entry ~ N(0, scale^2)."""
-    shapes = {"U": (H, D), "W": (H, H), "b": (H,)}
-    return {name: rng.standard_normal(shapes[name[0]]) * scale for name in LSTM_PARAM_NAMES}
-
-
-def random_problem(seed, T, B, D, H, scale=0.5):
-    """Inputs, both states, parameters and a fixed upstream gradient G."""
-    rng = np.random.default_rng(seed)
-    return {
-        "x": rng.standard_normal((T, B, D)),
-        "h0": rng.standard_normal((B, H)) * scale,
-        "s0": rng.standard_normal((B, H)),
-        "params": random_params(rng, D, H, scale),
-        "G": rng.standard_normal((T, B, H)),
-    }
-
-
-# ------------------------------------------------------- finite differences
-
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_lstm_backward_matches_finite_differences(seed, shape):
-    p = random_problem(seed, *shape)
-    arrays = {"x": p["x"], "h0": p["h0"], "s0": p["s0"], **p["params"]}
-
-    def f():  # scalar f = sum(h * G), so dL/dh = G
-        h, _ = lstm_forward(arrays["x"], arrays["h0"], arrays["s0"], p["params"])
-        return float((h * p["G"]).sum())
-
-    _, cache = lstm_forward(p["x"], p["h0"], p["s0"], p["params"])
-    dx, dh0, ds0, grads = lstm_backward(p["G"], cache)
-    assert set(grads) == set(LSTM_PARAM_NAMES)
-    analytic = {"x": dx, "h0": dh0, "s0": ds0, **grads}
-    for name, a in arrays.items():
-        num = numerical_gradient(f, a)
-        assert analytic[name].shape == a.shape, name
-        assert np.abs(num).max() > 1e-3, name  # not trivially small
-        err = relative_error(analytic[name], num)
-        assert err < FD_TOL, (name, err)
-
-
-@pytest.mark.parametrize("layers", [1, 2])
-def test_model_loss_and_grads_lstm_match_finite_differences(layers):
-    K, H, T, B = 4, 3, 3, 2
-    rng = np.random.default_rng(layers)
-    params = rnn.init_params(K, H, cell="lstm", layers=layers, seed=0)
-    for k in params:  # moderate weights so that no gradient is tiny
-        params[k] = rng.standard_normal(params[k].shape) * 0.5
-    inputs = rng.integers(0, K, (T, B))
-    targets = rng.integers(0, K, (T, B))
-    state0 = rng.standard_normal((layers, 2, B, H)) * 0.5
-
-    def f():
-        return rnn.loss_and_grads(params, inputs, targets, state0)[0]
-
-    loss, grads, state = rnn.loss_and_grads(params, inputs, targets, state0)
-    assert set(grads) == set(params)
-    assert state.shape == (layers, 2, B, H)
-    for name, value in params.items():
-        err = relative_error(grads[name], numerical_gradient(f, value))
-        assert err < FD_TOL, (name, err)
 
 
 def test_model_state_is_h_and_s_of_each_layer():
@@ -129,7 +68,7 @@ def test_lstm_forward_hand_worked_single_unit():
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_gate_by_gate_step_agrees_with_fused_forward(seed, shape):
-    p = random_problem(seed, *shape, scale=1.0)
+    p = random_problem("lstm", seed, *shape, scale=1.0)
     h, cache = lstm_forward(p["x"], p["h0"], p["s0"], p["params"])
     assert isinstance(cache, LSTMCache) and cache.h is h
     h_t, s_t = p["h0"], p["s0"]
@@ -142,7 +81,7 @@ def test_gate_by_gate_step_agrees_with_fused_forward(seed, shape):
 def test_saturated_gates_keep_or_overwrite_the_cell_state():
     rng = np.random.default_rng(4)
     T, B, D, H = 6, 2, 3, 4
-    p = random_params(rng, D, H)
+    p = random_layer(lstm, D, H, rng)
     x, h0, s0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     # forget gate open (f = 1), input gate shut (i ~ 1e-20): s carries s0 unchanged;
     # the output gate is held open too (o = 1), so h(t) = tanh(s0) at every step
@@ -163,15 +102,21 @@ def test_saturated_gates_keep_or_overwrite_the_cell_state():
     assert np.all(np.abs(cache.s) < 1)
 
 
-def test_lstm_hidden_state_is_bounded_by_one():
-    p = random_problem(5, 8, 3, 2, 4, scale=3.0)
+def test_lstm_hidden_state_is_bounded_by_one_and_gates_lie_in_their_ranges():
+    p = random_problem("lstm", 5, 8, 3, 2, 4, scale=3.0)
     h, cache = lstm_forward(p["x"], p["h0"], p["s0"], p["params"])
     assert np.all(np.abs(h) < 1)
-    assert np.all((cache.gates[..., :4] > 0) & (cache.gates[..., :4] < 1))  # i in (0, 1)
+    i, f, g, o = np.split(cache.gates, 4, axis=-1)
+    assert all(np.all((a >= 0) & (a <= 1)) for a in (i, f, o)) and np.all(np.abs(g) <= 1)
+    # |s(t)| <= |s(t-1)| + 1, and h = o * tanh(s) with the stored values
+    s_prev = np.concatenate([p["s0"][None], cache.s[:-1]])
+    assert np.all(np.abs(cache.s) <= np.abs(s_prev) + 1)
+    np.testing.assert_allclose(h, o * np.tanh(cache.s), rtol=0, atol=1e-15)
+    assert np.mean(np.abs(g) > 0.99) > 0.2  # large weights saturate the candidate
 
 
 def test_float32_in_float32_out():
-    p = random_problem(1, 3, 2, 4, 3)
+    p = random_problem("lstm", 1, 3, 2, 4, 3)
     p32 = {k: v.astype(np.float32) for k, v in p.items() if k != "params"}
     params32 = {k: v.astype(np.float32) for k, v in p["params"].items()}
     h_t, s_t = lstm_step(p32["x"][0], p32["h0"], p32["s0"], params32)
@@ -189,20 +134,12 @@ def test_float32_in_float32_out():
         assert relative_error(grads[k], grads64[k]) < 1e-5, k
 
 
-def test_lstm_backward_zero_upstream_gives_zero_gradients():
-    p = random_problem(2, 3, 2, 2, 3)
-    _, cache = lstm_forward(p["x"], p["h0"], p["s0"], p["params"])
-    dx, dh0, ds0, grads = lstm_backward(np.zeros((3, 2, 3)), cache)
-    for g in (dx, dh0, ds0, *grads.values()):
-        assert not np.any(g)
-
-
 # ----------------------------------------------------------------- packing
 
 def test_pack_lstm_stacks_gates_in_torch_order():
     rng = np.random.default_rng(0)
     D, H = 3, 4
-    params = random_params(rng, D, H)
+    params = random_layer(lstm, D, H, rng)
     U_all, W_all, b_all = pack_lstm(params)
     assert U_all.shape == (4 * H, D) and W_all.shape == (4 * H, H) and b_all.shape == (4 * H,)
     assert LSTM_GATES == ("i", "f", "g", "o")
@@ -221,7 +158,7 @@ def test_pack_lstm_stacks_gates_in_torch_order():
 
 def test_unpack_lstm_inverts_pack_with_views():
     rng = np.random.default_rng(1)
-    params = random_params(rng, 2, 3)
+    params = random_layer(lstm, 2, 3, rng)
     U_all, W_all, b_all = pack_lstm(params)
     back = unpack_lstm(U_all, W_all, b_all)
     assert tuple(back) == LSTM_PARAM_NAMES
@@ -274,50 +211,6 @@ def test_model_rejects_single_vector_state_for_lstm():
         rnn.loss_and_grads(params, ids, ids, np.zeros((1, 1, 2, 3)))
 
 
-# ----------------------------------------------------------- training smoke
-
-TEXT = "hello world, hello there. " * 40
-
-
-def train(cell, steps, *, H=24, T=16, B=8, lr=0.02, seed=0):
-    """Adam on loss_and_grads over random windows; returns (first, final) mean loss."""
-    chars = sorted(set(TEXT))
-    data = np.array([chars.index(ch) for ch in TEXT])
-    K = len(chars)
-    rng = np.random.default_rng(seed)
-    params = rnn.init_params(K, H, cell=cell, init="scaled", seed=seed)
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v = {k: np.zeros_like(v) for k, v in params.items()}
-    beta1, beta2 = 0.9, 0.999
-
-    def batch():
-        starts = rng.integers(0, len(data) - T - 1, B)
-        window = np.stack([data[s:s + T + 1] for s in starts], axis=1)  # (T+1, B)
-        return window[:-1], window[1:]
-
-    first = None
-    for step in range(1, steps + 1):
-        inputs, targets = batch()
-        loss, grads, _ = rnn.loss_and_grads(params, inputs, targets, reduction="mean")
-        first = loss if first is None else first
-        for k in params:
-            g = np.clip(grads[k], -5, 5)
-            m[k] = beta1 * m[k] + (1 - beta1) * g
-            v[k] = beta2 * v[k] + (1 - beta2) * g * g
-            m_hat, v_hat = m[k] / (1 - beta1 ** step), v[k] / (1 - beta2 ** step)
-            params[k] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-    inputs, targets = batch()
-    final = rnn.loss_and_grads(params, inputs, targets, reduction="mean")[0]
-    return first, final, K
-
-
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
-def test_training_drives_loss_down(cell):
-    first, final, K = train(cell, steps=80)
-    assert first > 0.9 * math.log(K)  # starts near chance
-    assert final < 0.5 * math.log(K), (first, final)
-
-
 # ---------------------------------------------------------------- bad input
 
 B, D, H = 3, 4, 5
@@ -331,7 +224,7 @@ def ok():
         "x": rng.standard_normal((2, B, D)),
         "h0": np.zeros((B, H)),
         "s0": np.zeros((B, H)),
-        "params": random_params(rng, D, H),
+        "params": random_layer(lstm, D, H, rng),
     }
 
 
@@ -429,7 +322,7 @@ def test_unpack_lstm_bad_shapes():
 
 
 def test_pack_lstm_reports_missing_key():
-    params = random_params(np.random.default_rng(0), 2, 3)
+    params = random_layer(lstm, 2, 3, np.random.default_rng(0))
     del params["b_o"]
     with pytest.raises(ValueError, match=r"pack_lstm: params is missing \['b_o'\]"):
         pack_lstm(params)

@@ -85,7 +85,7 @@ def test_step_rejects_mismatched_grads():
         Adam(0.1).step(params, {"W": np.ones((2, 3))})
     with pytest.raises(ValueError, match=r"shape of params\['U'\] \(2, 3\), got \(3, 2\)"):
         Adam(0.1).step(params, {"U": np.ones((3, 2))})
-    with pytest.raises(ValueError, match="lr must be a positive number"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         SGD(0.0)
 
 
@@ -196,7 +196,7 @@ def test_clip_elementwise_hand_computed_in_place():
     clip_elementwise(grads, limit=1.5)
     np.testing.assert_array_equal(a, [-1.5, 1.5, 1.5, 1.5])
     np.testing.assert_array_equal(b, [[0.1, -1.5]])
-    with pytest.raises(ValueError, match="limit must be positive"):
+    with pytest.raises(ValueError, match="limit must be a finite number > 0"):
         clip_elementwise(grads, 0.0)
 
 
@@ -218,5 +218,86 @@ def test_clip_global_norm_hand_computed():
     g = {"x": np.array([np.nan, 1.0])}
     assert math.isnan(clip_global_norm(g, 1.0))
     assert g["x"][1] == 1.0
-    with pytest.raises(ValueError, match="max_norm must be positive"):
+    with pytest.raises(ValueError, match="max_norm must be a finite number > 0"):
         clip_global_norm(g, -1.0)
+
+
+# ----------------------------------------------------------------------------- edges
+
+@pytest.mark.parametrize("make", [lambda: Adagrad(0.2), lambda: Adam(0.05)])
+def test_state_dict_is_a_copy_and_load_state_dict_copies(make):
+    rng = np.random.default_rng(0)
+    params = {"U": rng.standard_normal((2, 2))}
+    a = make()
+    a.step(params, {"U": rng.standard_normal((2, 2))})
+    sd = a.state_dict()
+    slot = next(k for k in sd if k != "step")
+    before = sd[slot].copy()
+    a.step(params, {"U": rng.standard_normal((2, 2))})
+    np.testing.assert_array_equal(sd[slot], before)  # stepping a leaves the saved dict alone
+    sd2 = a.state_dict()
+    sd2[slot][:] = 123.0  # writing into a saved dict leaves a alone
+    assert not np.any(a.state_dict()[slot] == 123.0)
+    b = make()
+    given = a.state_dict()
+    b.load_state_dict(given)
+    given[slot][:] = -7.0  # ... and so does writing into the dict b was loaded from
+    assert not np.any(b.state_dict()[slot] == -7.0)
+    np.testing.assert_array_equal(b.state_dict()[slot], a.state_dict()[slot])
+
+
+@pytest.mark.parametrize("step", [np.array(-1), np.array(2.0), np.array([1, 2]), np.array(True)])
+def test_load_state_dict_refuses_a_bad_step(step):
+    with pytest.raises(ValueError, match="'step' must be a non-negative 0-d integer"):
+        Adam(0.1).load_state_dict({"step": step})
+
+
+def test_parameter_names_with_slashes_round_trip():
+    params = {"enc/W": np.ones((2, 2)), "dec/W": np.ones(3)}
+    grads = {"enc/W": np.full((2, 2), 0.5), "dec/W": np.full(3, -0.25)}
+    a = Adam(0.1)
+    a.step(params, grads)
+    sd = a.state_dict()
+    assert sorted(sd) == ["m/dec/W", "m/enc/W", "step", "v/dec/W", "v/enc/W"]
+    b = Adam(0.1)
+    b.load_state_dict(sd)
+    p_a = {k: v.copy() for k, v in params.items()}
+    a.step(params, grads)
+    b.step(p_a, grads)
+    for k in params:
+        np.testing.assert_array_equal(params[k], p_a[k])
+
+
+def test_clip_global_norm_zero_is_refused_not_a_silent_zeroing():
+    g = {"x": np.array([3.0, 4.0])}
+    with pytest.raises(ValueError, match="max_norm must be a finite number > 0, got 0"):
+        clip_global_norm(g, 0)
+    np.testing.assert_array_equal(g["x"], [3.0, 4.0])
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_global_norm(g, True)
+
+
+def test_clip_global_norm_of_float32_gradients_whose_squares_overflow():
+    # 3e20^2 = 9e40 overflows float32 (max 3.4e38); the norm must still be 5e20
+    g = {"a": np.array([3e20], np.float32), "b": np.array([[4e20]], np.float32)}
+    norm = clip_global_norm(g, 1.0)
+    assert norm == pytest.approx(5e20, rel=1e-6)
+    np.testing.assert_allclose(g["a"], [0.6], rtol=1e-6)
+    np.testing.assert_allclose(g["b"], [[0.8]], rtol=1e-6)
+    assert g["a"].dtype == np.float32
+
+
+def test_repr_names_the_optimiser_rate_and_step():
+    a = Adam(0.002)
+    assert repr(a) == "Adam(lr=0.002, step=0)"
+    a.step({"w": np.zeros(1)}, {"w": np.ones(1)})
+    assert repr(a) == "Adam(lr=0.002, step=1)"
+    assert repr(SGD(1.0)) == "SGD(lr=1, step=0)" and repr(Adagrad(0.1)) == "Adagrad(lr=0.1, step=0)"
+
+
+def test_booleans_are_not_learning_rates_or_limits():
+    for bad in (True, float("nan"), float("inf"), "0.1"):
+        with pytest.raises(ValueError, match="lr"):
+            Adam(bad)
+    with pytest.raises(ValueError, match="limit"):
+        clip_elementwise({"x": np.ones(1)}, True)

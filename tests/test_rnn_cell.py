@@ -2,18 +2,14 @@
 reference, every BPTT gradient against central finite differences in
 float64, dtypes, and the error messages for bad input."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 # tests/reference.py sits next to this file; make it importable whatever pytest's import
 # mode (pytest-markdown-docs imports test files as the package "tests.*").
-if str(Path(__file__).resolve().parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import reference  # noqa: E402
+import reference
 from rnn.gradcheck import numerical_gradient, relative_error
 from rnn.rnn_cell import RNNCache, rnn_backward, rnn_forward, rnn_step
 
@@ -81,9 +77,12 @@ def test_finite_differences_detect_a_truncated_gradient():
         h, _ = rnn_forward(p["x"], p["h0"], U, p["W"], p["b"])
         return float((h * p["G"]).sum())
 
-    h, _ = rnn_forward(p["x"], p["h0"], U, p["W"], p["b"])
+    h, cache = rnn_forward(p["x"], p["h0"], U, p["W"], p["b"])
     dU_local = sum((p["G"][t] * (1 - h[t] ** 2)).T @ p["x"][t] for t in range(4))
-    assert relative_error(dU_local, numerical_gradient(f, U)) > 1e-2
+    dU_numerical = numerical_gradient(f, U)
+    assert relative_error(dU_local, dU_numerical) > 1e-2
+    # ... which rnn_backward's dU, which does carry the gradient back, passes
+    assert relative_error(rnn_backward(p["G"], cache)[2], dU_numerical) < FD_TOL
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -122,11 +121,15 @@ def test_rnn_step_repeated_equals_rnn_forward(seed):
         np.testing.assert_allclose(h_t, h[t], rtol=0, atol=1e-15)
 
 
-def test_rnn_step_hidden_state_is_in_open_interval():
+def test_rnn_step_with_large_weights_saturates_like_the_reference():
     p = random_problem(0, 1, 4, 3, 5, scale=3.0)
     h_t = rnn_step(p["x"][0], p["h0"], p["U"], p["W"], p["b"])
+    expected = reference.rnn_forward(*(reference.to_list(a) for a in (
+        p["x"][:1], p["h0"], p["U"], p["W"], p["b"])))[0]
     assert h_t.shape == (4, 5)
+    np.testing.assert_allclose(h_t, np.array(expected), rtol=0, atol=1e-13)
     assert np.all(np.abs(h_t) <= 1.0)
+    assert np.mean(np.abs(h_t) > 0.99) > 0.3  # large weights push most units to +-1
 
 
 def test_float32_in_float32_out():

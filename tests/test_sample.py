@@ -79,7 +79,7 @@ def test_next_distribution_rejects_bad_temperature(temperature):
 
 @pytest.mark.parametrize("top_k", [0, 4, -1, 1.5])
 def test_next_distribution_rejects_bad_top_k(top_k):
-    with pytest.raises(ValueError, match=r"top_k must be an integer in \[1, K\] = \[1, 3\]"):
+    with pytest.raises(ValueError, match=r"top_k must be an integer in \[1, 3\]"):
         next_distribution(np.zeros(3), 1.0, top_k)
 
 
@@ -229,3 +229,106 @@ def test_beam_search_rejects_bad_width():
     params, vocab = _model()
     with pytest.raises(ValueError, match="beam_width"):
         beam_search(params, vocab, 5, beam_width=0)
+
+
+# ---------------------------------------------------------------- edges and defaults
+
+def _reference_sample(params, vocab, length, prime, temperature, seed):
+    """Sampling written out independently: re-read the whole text from a zero
+    state each step, softmax in plain Python, and an inverse-CDF draw with one
+    ``rng.random()`` per character (the draw rnn.sample documents)."""
+    rng = np.random.default_rng(seed)
+    ids = list(vocab.encode(prime))
+    out = []
+    for _ in range(length):
+        o = [float(v) / temperature for v in _last_logits(params, ids)]
+        m = max(o)
+        e = [math.exp(v - m) for v in o]
+        total = sum(e)
+        u, acc, k = rng.random(), 0.0, len(e) - 1
+        for j, v in enumerate(e):
+            acc += v / total
+            if u < acc:
+                k = j
+                break
+        out.append(k)
+        ids.append(k)
+    return vocab.decode(np.array(out, dtype=np.int64))
+
+
+@pytest.mark.parametrize("temperature", [0.7, 1.0, 1.6])
+def test_sample_matches_an_independent_sampler(temperature):
+    params, vocab = _model(layers=2, seed=4)
+    for seed in (0, 1):
+        expected = _reference_sample(params, vocab, 25, "how", temperature, seed)
+        assert sample(params, vocab, 25, prime="how", temperature=temperature, seed=seed) == expected
+
+
+def test_default_temperature_is_one_and_default_beam_width_is_five():
+    import inspect
+
+    assert inspect.signature(sample).parameters["temperature"].default == 1.0
+    assert inspect.signature(beam_search).parameters["beam_width"].default == 5
+    params, vocab = _model(layers=2, seed=4)
+    default = sample(params, vocab, 40, prime="how", seed=2)
+    assert default == _reference_sample(params, vocab, 40, "how", 1.0, 2)
+    assert default != sample(params, vocab, 40, prime="how", temperature=2.0, seed=2)
+    params, vocab = _model(layers=2, seed=0)  # a model on which 5 beams beat greedy decoding
+    prime = vocab.encode("how")
+    five = vocab.decode(np.array(_reference_beam(params, prime, 6, 5)))
+    assert five != vocab.decode(np.array(_reference_beam(params, prime, 6, 1)))
+    assert beam_search(params, vocab, 6, prime="how") == five
+
+
+def test_empty_prime_is_a_newline_not_the_first_character():
+    # "\n" sorts before every printable character, so only a text with a
+    # lower code point (a tab) tells "read a newline" from "read chars[0]"
+    params, vocab = _model(text="\tab cd\nef ab")
+    params["U"] *= 10.0  # the first character read decides the samples
+    params["V"] *= 10.0
+    assert vocab.chars[:2] == ["\t", "\n"]
+    assert sample(params, vocab, 30, seed=1) == sample(params, vocab, 30, prime="\n", seed=1)
+    assert sample(params, vocab, 30, seed=1) != sample(params, vocab, 30, prime="\t", seed=1)
+    params2, vocab2 = _model(text="zabcdef")  # no newline: the first character in id order, "a"
+    params2["U"] *= 10.0
+    params2["V"] *= 10.0
+    assert sample(params2, vocab2, 30, seed=3) == sample(params2, vocab2, 30, prime="a", seed=3)
+    assert sample(params2, vocab2, 30, seed=3) != sample(params2, vocab2, 30, prime="z", seed=3)
+
+
+def test_batched_top_k_is_row_by_row():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((3, 4, 9))
+    batched = next_distribution(logits, 0.8, top_k=3)
+    for i in range(3):
+        for j in range(4):
+            np.testing.assert_allclose(batched[i, j], next_distribution(logits[i, j], 0.8, top_k=3),
+                                       rtol=1e-15, atol=0)
+            assert np.count_nonzero(batched[i, j]) == 3
+
+
+def test_top_k_ties_keep_the_lowest_ids_even_in_long_rows():
+    # 40 equal logits: an unstable sort may put any of them first
+    logits = np.zeros((2, 40))
+    logits[1, 30] = 1.0
+    p = next_distribution(logits, 1.0, top_k=5)
+    np.testing.assert_array_equal(np.flatnonzero(p[0]), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(np.flatnonzero(p[1]), [0, 1, 2, 3, 30])
+
+
+def test_top_k_equal_to_K_is_the_plain_softmax():
+    logits = np.random.default_rng(1).standard_normal(7)
+    np.testing.assert_allclose(next_distribution(logits, 1.3, top_k=7), next_distribution(logits, 1.3),
+                               rtol=1e-15, atol=0)
+
+
+def test_booleans_are_not_lengths_widths_or_ks():
+    params, vocab = _model()
+    with pytest.raises(ValueError, match="length"):
+        sample(params, vocab, True)
+    with pytest.raises(ValueError, match="beam_width"):
+        beam_search(params, vocab, 5, beam_width=True)
+    with pytest.raises(ValueError, match="length"):
+        beam_search(params, vocab, True)
+    with pytest.raises(ValueError, match="top_k"):
+        next_distribution(np.zeros(3), top_k=True)

@@ -226,7 +226,7 @@ def test_every_registered_cell_trains_checkpoints_and_samples(tmp_path, cell):
     r = run(tmp_path, cell=cell, layers=2, steps=4, hidden=6)
     ck = load_checkpoint(r.checkpoint)
     assert ck.config["cell"] == cell and ck.step == 4
-    assert ck.extra["state"].shape == (2, CELLS[cell].n_states, 4, 6)
+    assert ck.extra["state"].shape == (2, CELLS[cell].N_STATES, 4, 6)
     assert len(sample(ck.params, ck.vocab, 20, seed=0)) == 20
 
 
@@ -237,6 +237,64 @@ def test_divergence_stops_with_a_clear_message(tmp_path):
         run(tmp_path, steps=200, optim="sgd", lr=3000.0, clip=0, init="scaled")
     msg = str(e.value)
     assert "diverged" in msg and "--lr" in msg and "clip" in msg
+
+
+@pytest.mark.parametrize("factor,stops", [(2.9, False), (3.1, True)])
+def test_divergence_threshold_is_three_times_the_first_loss(tmp_path, monkeypatch, factor, stops):
+    real, losses = train_mod.loss_and_grads, []
+
+    def inflated(*a, **kw):  # step 3 (index 2) reports factor x the first loss
+        loss, grads, state = real(*a, **kw)
+        losses.append(loss)
+        return (factor * losses[0] if len(losses) == 3 else loss), grads, state
+
+    monkeypatch.setattr(train_mod, "loss_and_grads", inflated)
+    if stops:
+        with pytest.raises(TrainingDiverged, match=r"step 2: the loss .* exceeded 3x its starting"):
+            run(tmp_path, steps=5)
+    else:
+        assert run(tmp_path, steps=5).step == 5
+
+
+def test_non_finite_gradient_with_a_finite_loss_stops_before_the_update(tmp_path, monkeypatch):
+    real, calls, seen = train_mod.loss_and_grads, [], {}
+
+    def poisoned(params, *a, **kw):
+        loss, grads, state = real(params, *a, **kw)
+        calls.append(1)
+        if len(calls) == 3:
+            seen.update({k: v.copy() for k, v in params.items()})
+            grads["W"][0, 0] = np.inf
+        return loss, grads, state
+
+    monkeypatch.setattr(train_mod, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 2: a gradient became NaN or infinite"):
+        run(tmp_path, steps=10)
+    assert all(np.isfinite(v).all() for v in seen.values())
+
+
+def test_train_step_leaves_params_untouched_when_it_refuses():
+    from rnn.optim import Adam
+    from rnn.train import train_step
+    params = init_params(5, 4, seed=0)
+    before = {k: v.copy() for k, v in params.items()}
+    ids = np.zeros((3, 2), dtype=np.int64)
+    opt = Adam(0.1)
+    with pytest.raises(TrainingDiverged, match="exceeded max_loss"):
+        train_step(params, opt, ids, ids, max_loss=0.01)
+    assert opt.t == 0 and all(np.array_equal(params[k], before[k]) for k in params)
+    loss, state = train_step(params, opt, ids, ids)
+    assert opt.t == 1 and not np.array_equal(params["V"], before["V"])
+    assert state.shape == (1, 1, 2, 4) and loss == pytest.approx(math.log(5), rel=1e-3)
+
+
+def test_checkpoint_file_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        r = run(tmp_path, steps=2)
+    finally:
+        os.umask(old)
+    assert os.stat(r.checkpoint).st_mode & 0o777 == 0o640  # 0o666 & ~0o027, not mkstemp's 0o600
 
 
 def test_nan_loss_stops_training(tmp_path, monkeypatch):
@@ -294,9 +352,13 @@ def test_resume_is_bit_identical(tmp_path, batching):
     for k in ca.optim_state:
         assert np.array_equal(ca.optim_state[k], cb.optim_state[k]), k
     assert ca.rng_state == cb.rng_state
-    for k in ("state", "batcher.pos", "batcher.epoch", "smooth_loss", "initial_loss"):
-        if k in ca.extra:
-            assert np.array_equal(ca.extra[k], cb.extra[k]), k
+    expected = {"smooth_loss", "initial_loss", "elapsed", "history", "text_sha256"}
+    if batching == "stream":
+        expected |= {"state", "batcher.pos", "batcher.epoch", "batcher.T", "batcher.B",
+                     "batcher.stream_len"}
+    assert set(ca.extra) == set(cb.extra) == expected
+    for k in expected - {"elapsed", "history"}:  # (timings differ)
+        assert np.array_equal(ca.extra[k], cb.extra[k]), k
     if batching == "stream":
         assert int(ca.extra["batcher.epoch"]) >= 2
     # the recorded losses (not the timings) agree too
@@ -321,7 +383,16 @@ def test_resume_with_other_text_is_refused(tmp_path):
               resume=str(tmp_path / "run" / "checkpoint.npz"), log=lambda *a: None)
 
 
-def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, monkeypatch):
+@pytest.fixture
+def default_sigint():
+    """SIGINT raising KeyboardInterrupt, as in an interactive shell, whatever
+    pytest inherited (a background job starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, monkeypatch, default_sigint):
     real, calls = train_mod.loss_and_grads, []
 
     def interrupting(*a, **kw):

@@ -38,7 +38,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import rnn
-from rnn.data import Vocab, default_corpus
+from rnn.corpus import default_corpus
+from rnn.data import Vocab
 from rnn.sample import sample
 from rnn.train import TrainConfig, train
 
@@ -102,13 +103,15 @@ for cell in ("rnn", "lstm", "gru"):
                          out=tempfile.mkdtemp(prefix=f"rnn-compare-{cell}-"))
     results[cell] = train(config, text=text, progress=False, log=lambda message: None)
     r = results[cell]
-    print(f"{cell:5} {r.step:5,} steps, {r.history[-1][3]:8,.0f} tokens/s, "
+    print(f"{cell:5} {r.step:5,} steps, {r.history[-1].tokens_per_s:8,.0f} tokens/s, "
           f"validation loss {r.val_loss:.3f} nats/char")
 
 # %%
 fig, (ax_time, ax_steps) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 for cell, r in results.items():
-    steps, _, val, _, elapsed = (np.array(column) for column in zip(*r.history))
+    steps = np.array([row.step for row in r.history])
+    val = np.array([row.val_loss for row in r.history])
+    elapsed = np.array([row.elapsed for row in r.history])
     label = f"{cell}, H = {width[cell]}"
     ax_time.plot(elapsed, val, marker=".", label=label)
     ax_steps.plot(steps, val, marker=".", label=label)
@@ -125,7 +128,7 @@ plt.show()
 # %%
 print("cell     H   params  steps  tokens/s  val nats/char  bits/char")
 for cell, r in results.items():
-    tokens_per_s, bits = r.history[-1][3], r.val_loss / math.log(2)
+    tokens_per_s, bits = r.history[-1].tokens_per_s, r.val_loss / math.log(2)
     print(f"{cell:5} {width[cell]:4} {rnn.count_params(r.params):8,} {r.step:6,} "
           f"{tokens_per_s:9,.0f} {r.val_loss:14.3f} {bits:10.3f}")
 ranking = sorted(results, key=lambda cell: results[cell].val_loss)

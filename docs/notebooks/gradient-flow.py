@@ -44,7 +44,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import rnn
-from rnn.data import StreamBatcher, Vocab, default_corpus, split
+from rnn.corpus import default_corpus
+from rnn.data import StreamBatcher, Vocab, split
 from rnn.model import CELLS
 
 start = time.perf_counter()
@@ -74,18 +75,18 @@ def input_gradient_norms(params):
     """||dL(tau)/dx(t)|| for tau - t = 0 .. TAU - 1 (mean over the windows),
     and the mean of the direct-path gate (None for the vanilla RNN)."""
     p = {k: v.astype(np.float64) for k, v in params.items()}  # measure in float64
-    cell = rnn.model_info(p)[0]
-    spec = CELLS[cell]
-    layer = {name: p[name] for name in spec.names}
-    h, cache, _ = spec.forward(x, np.zeros((spec.n_states, B, H)), layer)
+    name = rnn.model_info(p).cell
+    cell = CELLS[name]
+    layer = {name: p[name] for name in cell.PARAM_NAMES}
+    h, cache, _ = cell.layer_forward(x, np.zeros((cell.N_STATES, B, H)), layer)
     logits = rnn.output_forward(h[-1], p["V"], p["c"])
     _, do = rnn.softmax_cross_entropy(logits, y_last)
     dh = np.zeros_like(h)
     dh[-1] = rnn.output_backward(do, h[-1], p["V"])[0]  # upstream gradient at tau only
-    dx, _ = spec.backward(dh, cache)
+    dx, _, _ = cell.layer_backward(dh, cache)
     norms = np.linalg.norm(dx, axis=2).mean(axis=1)[::-1]  # entry k: k steps before tau
     # gate block 1 is f for the LSTM (i, f, g, o) and z for the GRU (r, z, n)
-    gate = None if cell == "rnn" else cache.gates[:, :, H:2 * H].mean()
+    gate = None if name == "rnn" else cache.gates[:, :, H:2 * H].mean()
     return norms, gate
 
 
@@ -117,11 +118,11 @@ for name, (norms, gate) in at_init.items():
 #
 # Each model is then trained for a few hundred steps of truncated BPTT on the
 # training text: windows of 32 characters, 32 streams, Adam with the
-# package's default learning rate, gradients clipped to $\pm 5$. The loop is
-# written out rather than calling `rnn.train.train`, because `train` builds
-# its model with `init_params`, which always sets $\boldsymbol{b}_f = 1$; here
-# one LSTM must start from $\boldsymbol{b}_f = 0$. The loop does what one step
-# of `train` does.
+# package's default learning rate, gradients clipped to $\pm 5$. Each step is
+# `rnn.train_step`, the step `rnn train` takes; the loop around it only fetches
+# the windows and carries the state. (`rnn.train.train(config, params=...)`
+# would do the same from the given initial weights, with evaluation and
+# checkpoints on top.)
 
 # %%
 STEPS, T_TRAIN, B_TRAIN = 300, 32, 32
@@ -135,10 +136,7 @@ def train_briefly(params, steps=STEPS):
         inputs, targets, reset = batches.next()
         if reset:  # a stream wrapped around: start from a zero state
             state = None
-        loss, grads, state = rnn.loss_and_grads(params, inputs, targets, state,
-                                                reduction="mean")
-        rnn.clip_elementwise(grads, 5.0)
-        optimizer.step(params, grads)  # in place
+        _, state = rnn.train_step(params, optimizer, inputs, targets, state, clip=5.0)
     return params
 
 

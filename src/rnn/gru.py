@@ -61,8 +61,10 @@ terms of all gates and all time steps in one product before the loop, and
 one (B, H) x (H, 3H) product per step.
 
 Arrays are time-major and a batch is stored as rows: ``T`` steps, ``B``
-sequences, ``D`` inputs, ``H`` hidden units. The model initialises every
-GRU bias to zero.
+sequences, ``D`` inputs, ``H`` hidden units. :func:`init_layer` starts every
+GRU bias at zero. The module follows the layer protocol of :mod:`rnn.rnn_cell`
+(``PARAM_NAMES``, ``N_STATES`` = 1, ``init_layer``, ``layer_forward``,
+``layer_backward``).
 """
 
 from __future__ import annotations
@@ -71,17 +73,24 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_gated_params, check_shape
-from .lstm import sigmoid
+from . import _gates
+from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
+from ._gates import param_grads, sigmoid
 
 __all__ = ["GRU_GATES", "GRU_PARAM_NAMES", "GRUCache", "pack_gru", "unpack_gru",
-           "gru_step", "gru_forward", "gru_backward"]
+           "gru_step", "gru_forward", "gru_backward", "PARAM_NAMES", "N_STATES",
+           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.GRU.
 GRU_GATES = ("r", "z", "n")
 
 #: Keys of a GRU parameter (and gradient) dict.
 GRU_PARAM_NAMES = ("U_r", "W_r", "b_r", "U_z", "W_z", "b_z", "U_n", "W_n", "b_n", "bh_n")
+
+#: Parameter names of one layer (the layer protocol's name for :data:`GRU_PARAM_NAMES`).
+PARAM_NAMES = GRU_PARAM_NAMES
+#: State vectors per layer: the hidden state h.
+N_STATES = 1
 
 
 class GRUCache(NamedTuple):
@@ -115,7 +124,7 @@ class GRUCache(NamedTuple):
 
 def _check_params(func, params):
     """Validate a GRU parameter dict; return it as float arrays, with H and D."""
-    return check_gated_params(func, params, GRU_PARAM_NAMES, "a GRU")
+    return _gates.check_params(func, params, GRU_PARAM_NAMES, "a GRU")
 
 
 def pack_gru(params):
@@ -151,12 +160,7 @@ def pack_gru(params):
         If a key is missing or unexpected, or a shape does not match.
     """
     p, _, _ = _check_params("pack_gru", params)
-    # --8<-- [start:pack]
-    U_all = np.concatenate([p[f"U_{k}"] for k in GRU_GATES])  # (3H, D)
-    W_all = np.concatenate([p[f"W_{k}"] for k in GRU_GATES])  # (3H, H)
-    b_all = np.concatenate([p[f"b_{k}"] for k in GRU_GATES])  # (3H,)
-    # --8<-- [end:pack]
-    return U_all, W_all, b_all, p["bh_n"].copy()
+    return (*_gates.pack(p, GRU_GATES), p["bh_n"].copy())
 
 
 def unpack_gru(U_all, W_all, b_all, bh_n):
@@ -181,21 +185,10 @@ def unpack_gru(U_all, W_all, b_all, bh_n):
     ValueError
         If the shapes do not fit together or 3 does not divide the rows.
     """
-    func = "unpack_gru"
-    U_all = as_float_array(func, "U_all", U_all)
-    W_all = as_float_array(func, "W_all", W_all)
-    b_all = as_float_array(func, "b_all", b_all)
-    bh_n = as_float_array(func, "bh_n", bh_n)
-    if U_all.ndim != 2 or U_all.shape[0] % 3:
-        raise ValueError(f"{func}: U_all must have shape (3H, D), got {U_all.shape}")
-    H = U_all.shape[0] // 3
-    check_shape(func, "W_all", W_all, (3 * H, H), "(3H, H)")
-    check_shape(func, "b_all", b_all, (3 * H,), "(3H,)")
-    check_shape(func, "bh_n", bh_n, (H,), "(H,)")
-    params = {"bh_n": bh_n}
-    for k, gate in enumerate(GRU_GATES):
-        rows = slice(k * H, (k + 1) * H)
-        params[f"U_{gate}"], params[f"W_{gate}"], params[f"b_{gate}"] = U_all[rows], W_all[rows], b_all[rows]
+    params = _gates.unpack("unpack_gru", U_all, W_all, b_all, GRU_GATES)
+    bh_n = as_float_array("unpack_gru", "bh_n", bh_n)
+    check_shape("unpack_gru", "bh_n", bh_n, (U_all.shape[0] // 3,), "(H,)")
+    params["bh_n"] = bh_n
     return {name: params[name] for name in GRU_PARAM_NAMES}
 
 
@@ -228,10 +221,7 @@ def gru_step(x_t, h_prev, params):
     """
     func = "gru_step"
     p, H, D = _check_params(func, params)
-    x_t = as_float_array(func, "x_t", x_t)
-    h_prev = as_float_array(func, "h_prev", h_prev)
-    check_shape(func, "x_t", x_t, (None, D), "(B, D)")
-    check_shape(func, "h_prev", h_prev, (x_t.shape[0], H), "(B, H)")
+    x_t, (h_prev,) = _gates.check_step(func, x_t, {"h_prev": h_prev}, H, D)
     U_r, W_r, b_r, U_z, W_z, b_z = (p[k] for k in ("U_r", "W_r", "b_r", "U_z", "W_z", "b_z"))
     U_n, W_n, b_n, bh_n = (p[k] for k in ("U_n", "W_n", "b_n", "bh_n"))
     # --8<-- [start:step]
@@ -268,15 +258,10 @@ def gru_forward(x, h0, params):
         If a key is missing, a shape or dtype does not match, or T = 0.
     """
     func = "gru_forward"
-    _, H, D = _check_params(func, params)
-    x = as_float_array(func, "x", x)
-    h0 = as_float_array(func, "h0", h0)
-    check_shape(func, "x", x, (None, None, D), "(T, B, D)")
-    T, B, _ = x.shape
-    if T == 0:
-        raise ValueError(f"{func}: x has T = 0 time steps; pass at least one step")
-    check_shape(func, "h0", h0, (B, H), "(B, H)")
-    U_all, W_all, b_all, bh_n = pack_gru(params)
+    p, H, D = _check_params(func, params)
+    x, (h0,), T, B = _gates.check_sequence(func, x, {"h0": h0}, H, D)
+    U_all, W_all, b_all = _gates.pack(p, GRU_GATES)
+    bh_n = p["bh_n"]
     dtype = np.result_type(x, h0, U_all, W_all, b_all, bh_n)
     # --8<-- [start:forward]
     # input terms of every gate and step at once: one (T*B, D) x (D, 3H) product
@@ -297,7 +282,7 @@ def gru_forward(x, h0, params):
     return h, GRUCache(x, h0, h, gates, hn, U_all, W_all)
 
 
-def gru_backward(dh, cache):
+def gru_backward(dh, cache, dh_last=None):
     """Backpropagation through time for :func:`gru_forward`.
 
     Going back one step, with dh(t) the total gradient on h(t)::
@@ -317,6 +302,9 @@ def gru_backward(dh, cache):
         ``h[t]``, *not* counting the path through later steps.
     cache : GRUCache
         As returned by :func:`gru_forward`.
+    dh_last : ndarray of shape (B, H), optional
+        Gradient on the last hidden state from outside the sequence, added
+        to ``dh[-1]``; zero if omitted.
 
     Returns
     -------
@@ -336,15 +324,12 @@ def gru_backward(dh, cache):
         ``cache`` is not a :class:`GRUCache`.
     """
     func = "gru_backward"
-    if not isinstance(cache, GRUCache):
-        raise ValueError(f"{func}: cache must be the GRUCache returned by gru_forward, "
-                         f"got {type(cache).__name__}")
+    check_cache(func, cache, GRUCache, "gru_forward")
     x, h0, h, gates, hn, U_all, W_all = cache
     dh = as_float_array(func, "dh", dh)
     check_shape(func, "dh", dh, h.shape, "(T, B, H)")
+    dh = add_to_last(func, dh, dh_last)
     T, B, H = h.shape
-    D = x.shape[2]
-    # --8<-- [start:backward]
     # --8<-- [start:backward-init]
     dax = np.empty_like(gates)  # dL/d(input-side pre-activations) of r, z, n
     dah = np.empty_like(gates)  # dL/d(recurrent terms h(t-1) @ W_all.T) of r, z, n
@@ -359,10 +344,8 @@ def gru_backward(dh, cache):
         # --8<-- [start:backward-dh]
         dh_t = dh[t] + dh_next  # dL/dh(t): from above and from step t+1
         # --8<-- [end:backward-dh]
-        # --8<-- [start:backward-candidate]
-        da_n = dh_t * (1.0 - z) * (1.0 - n ** 2)  # through h = (1-z) n + ..., then tanh
-        # --8<-- [end:backward-candidate]
         # --8<-- [start:backward-gates]
+        da_n = dh_t * (1.0 - z) * (1.0 - n ** 2)  # through h = (1-z) n + ..., then tanh
         dax[t, :, :H] = da_n * hn[t] * r * (1.0 - r)  # reset gate, through σ
         dax[t, :, H:2 * H] = dh_t * (h_prev - n) * z * (1.0 - z)  # update gate, through σ
         dax[t, :, 2 * H:] = da_n  # candidate, input side
@@ -375,16 +358,43 @@ def gru_backward(dh, cache):
         dh_next = dh_t * z + dah[t] @ W_all  # dL/dh(t-1): direct path plus the three gates
         # --8<-- [end:backward-carry]
     # --8<-- [end:backward-loop]
-    # --8<-- [start:backward-params]
-    # the weight gradients need no loop: one product over all T*B rows each
-    h_prev = np.concatenate([h0[None], h[:-1]])  # h(t-1) for every t, (T, B, H)
-    dax2, dah2 = dax.reshape(T * B, 3 * H), dah.reshape(T * B, 3 * H)
-    dU_all = dax2.T @ x.reshape(T * B, D)  # (3H, D)
-    dW_all = dah2.T @ h_prev.reshape(T * B, H)  # (3H, H)
-    db_all = dax2.sum(axis=0)  # (3H,)
-    dbh_n = dah2[:, 2 * H:].sum(axis=0)  # (H,)
-    dx = (dax2 @ U_all).reshape(T, B, D)
-    # --8<-- [end:backward-params]
-    # --8<-- [end:backward]
+    # the weight gradients: one product each over all T*B rows (rnn._gates.param_grads)
+    dU_all, dW_all, db_all, dx = param_grads(dax, dah, x, h0, h, U_all)
+    # --8<-- [start:backward-bh]
+    dbh_n = dah[:, :, 2 * H:].sum(axis=(0, 1))  # bh_n sits on the hidden side of n, inside r * (...)
+    # --8<-- [end:backward-bh]
     dh0 = dh_next  # what arrives at step 0 is the gradient of the initial state
     return dx, dh0, unpack_gru(dU_all, dW_all, db_all, dbh_n)
+
+
+# ---------------------------------------------------------------- layer protocol
+
+def param_shapes(D: int, H: int) -> dict:
+    """Shapes of one layer's parameters: ``U_*`` (H, D), ``W_*`` (H, H), biases (H,)."""
+    return _gates.param_shapes(PARAM_NAMES, D, H)
+
+
+def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> dict:
+    """Draw one GRU layer: weights by ``init``, every bias (``bh_n`` included) 0."""
+    return _gates.init_layer(PARAM_NAMES, D, H, rng, init, dtype)
+
+
+def layer_forward(x, state0, params):
+    """The layer protocol's forward pass: :func:`gru_forward` with the state stacked.
+
+    x (T, B, D) and state0 (1, B, H) = (h,) in; h (T, B, H), the cache and
+    the final state (1, B, H) out.
+    """
+    h, cache = gru_forward(x, state0[0], params)
+    return h, cache, h[-1][None]
+
+
+def layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass: :func:`gru_backward` with the state stacked.
+
+    dh (T, B, H) and an optional gradient on the final state, dstate (1, B, H),
+    in; dx (T, B, D), dstate0 (1, B, H) and the parameter gradients (a dict) out.
+    """
+    (dh_last,) = split_state_grad("layer_backward", dstate, 1, *cache.h0.shape)
+    dx, dh0, grads = gru_backward(dh, cache, dh_last)
+    return dx, dh0[None], grads

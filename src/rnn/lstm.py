@@ -59,16 +59,13 @@ steps are one matrix product before the loop, ``x.reshape(T*B, D) @ U_all.T``,
 because they do not depend on h. Only the recurrent product has to wait for
 the previous step.
 
-Initialisation: the model (``rnn.init_params(..., cell="lstm")``) sets the
-forget-gate bias b_f to 1 and every other bias to 0. With b_f = 0 the forget
-gate starts near σ(0) = 1/2, which halves the cell state at every step, so
-the gradient through s vanishes geometrically from the first update on;
-b_f = 1 makes f ≈ 0.73 and the cell starts out remembering (Gers,
-Schmidhuber & Cummins 2000; Jozefowicz, Zaremba & Sutskever 2015 found it
-closes most of the gap between LSTM and the alternatives they searched).
+Initialisation (:func:`init_layer`) starts the forget-gate bias b_f at 1,
+so that the cell starts out remembering; see its docstring.
 
 Arrays are time-major and a batch is stored as rows: ``T`` steps, ``B``
-sequences, ``D`` inputs, ``H`` hidden units.
+sequences, ``D`` inputs, ``H`` hidden units. The module follows the layer
+protocol of :mod:`rnn.rnn_cell` (``PARAM_NAMES``, ``N_STATES`` = 2 for h and
+s, ``init_layer``, ``layer_forward``, ``layer_backward``).
 """
 
 from __future__ import annotations
@@ -77,10 +74,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_gated_params, check_shape
+from . import _gates
+from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
+from ._gates import param_grads, sigmoid
 
 __all__ = ["LSTM_GATES", "LSTM_PARAM_NAMES", "LSTMCache", "sigmoid", "pack_lstm", "unpack_lstm",
-           "lstm_step", "lstm_forward", "lstm_backward"]
+           "lstm_step", "lstm_forward", "lstm_backward", "PARAM_NAMES", "N_STATES",
+           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.LSTM.
 LSTM_GATES = ("i", "f", "g", "o")
@@ -89,27 +89,10 @@ LSTM_GATES = ("i", "f", "g", "o")
 LSTM_PARAM_NAMES = ("U_i", "W_i", "b_i", "U_f", "W_f", "b_f",
                     "U_o", "W_o", "b_o", "U_g", "W_g", "b_g")
 
-
-# --8<-- [start:sigmoid]
-def sigmoid(a):
-    """The logistic function σ(a) = 1 / (1 + exp(-a)), without overflow.
-
-    ``exp(-a)`` overflows for a < -709 in float64; with ``e = exp(-|a|)``,
-    which lies in (0, 1], σ(a) is ``1 / (1 + e)`` for a >= 0 and
-    ``e / (1 + e)`` for a < 0, both accurate to the last bits.
-
-    Parameters
-    ----------
-    a : ndarray, floating point, any shape
-
-    Returns
-    -------
-    ndarray of the shape and dtype of ``a``, entries in [0, 1]
-    """
-    a = np.asarray(a)
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0, e) / (1.0 + e)
-# --8<-- [end:sigmoid]
+#: Parameter names of one layer (the layer protocol's name for :data:`LSTM_PARAM_NAMES`).
+PARAM_NAMES = LSTM_PARAM_NAMES
+#: State vectors per layer: the hidden state h and the cell state s.
+N_STATES = 2
 
 
 class LSTMCache(NamedTuple):
@@ -149,7 +132,7 @@ class LSTMCache(NamedTuple):
 
 def _check_params(func, params):
     """Validate an LSTM parameter dict; return it as float arrays, with H and D."""
-    return check_gated_params(func, params, LSTM_PARAM_NAMES, "an LSTM")
+    return _gates.check_params(func, params, LSTM_PARAM_NAMES, "an LSTM")
 
 
 def pack_lstm(params):
@@ -182,12 +165,7 @@ def pack_lstm(params):
         If a key is missing or unexpected, or a shape does not match.
     """
     p, _, _ = _check_params("pack_lstm", params)
-    # --8<-- [start:pack]
-    U_all = np.concatenate([p[f"U_{k}"] for k in LSTM_GATES])  # (4H, D)
-    W_all = np.concatenate([p[f"W_{k}"] for k in LSTM_GATES])  # (4H, H)
-    b_all = np.concatenate([p[f"b_{k}"] for k in LSTM_GATES])  # (4H,)
-    # --8<-- [end:pack]
-    return U_all, W_all, b_all
+    return _gates.pack(p, LSTM_GATES)
 
 
 def unpack_lstm(U_all, W_all, b_all):
@@ -212,19 +190,7 @@ def unpack_lstm(U_all, W_all, b_all):
     ValueError
         If the shapes do not fit together or 4 does not divide the rows.
     """
-    func = "unpack_lstm"
-    U_all = as_float_array(func, "U_all", U_all)
-    W_all = as_float_array(func, "W_all", W_all)
-    b_all = as_float_array(func, "b_all", b_all)
-    if U_all.ndim != 2 or U_all.shape[0] % 4:
-        raise ValueError(f"{func}: U_all must have shape (4H, D), got {U_all.shape}")
-    H = U_all.shape[0] // 4
-    check_shape(func, "W_all", W_all, (4 * H, H), "(4H, H)")
-    check_shape(func, "b_all", b_all, (4 * H,), "(4H,)")
-    params = {}
-    for k, gate in enumerate(LSTM_GATES):
-        rows = slice(k * H, (k + 1) * H)
-        params[f"U_{gate}"], params[f"W_{gate}"], params[f"b_{gate}"] = U_all[rows], W_all[rows], b_all[rows]
+    params = _gates.unpack("unpack_lstm", U_all, W_all, b_all, LSTM_GATES)
     return {name: params[name] for name in LSTM_PARAM_NAMES}
 
 
@@ -261,13 +227,7 @@ def lstm_step(x_t, h_prev, s_prev, params):
     """
     func = "lstm_step"
     p, H, D = _check_params(func, params)
-    x_t = as_float_array(func, "x_t", x_t)
-    h_prev = as_float_array(func, "h_prev", h_prev)
-    s_prev = as_float_array(func, "s_prev", s_prev)
-    check_shape(func, "x_t", x_t, (None, D), "(B, D)")
-    B = x_t.shape[0]
-    check_shape(func, "h_prev", h_prev, (B, H), "(B, H)")
-    check_shape(func, "s_prev", s_prev, (B, H), "(B, H)")
+    x_t, (h_prev, s_prev) = _gates.check_step(func, x_t, {"h_prev": h_prev, "s_prev": s_prev}, H, D)
     U_i, W_i, b_i, U_f, W_f, b_f = (p[k] for k in ("U_i", "W_i", "b_i", "U_f", "W_f", "b_f"))
     U_o, W_o, b_o, U_g, W_g, b_g = (p[k] for k in ("U_o", "W_o", "b_o", "U_g", "W_g", "b_g"))
     # --8<-- [start:step]
@@ -309,17 +269,9 @@ def lstm_forward(x, h0, s0, params):
         If a key is missing, a shape or dtype does not match, or T = 0.
     """
     func = "lstm_forward"
-    _, H, D = _check_params(func, params)
-    x = as_float_array(func, "x", x)
-    h0 = as_float_array(func, "h0", h0)
-    s0 = as_float_array(func, "s0", s0)
-    check_shape(func, "x", x, (None, None, D), "(T, B, D)")
-    T, B, _ = x.shape
-    if T == 0:
-        raise ValueError(f"{func}: x has T = 0 time steps; pass at least one step")
-    check_shape(func, "h0", h0, (B, H), "(B, H)")
-    check_shape(func, "s0", s0, (B, H), "(B, H)")
-    U_all, W_all, b_all = pack_lstm(params)
+    p, H, D = _check_params(func, params)
+    x, (h0, s0), T, B = _gates.check_sequence(func, x, {"h0": h0, "s0": s0}, H, D)
+    U_all, W_all, b_all = _gates.pack(p, LSTM_GATES)
     dtype = np.result_type(x, h0, s0, U_all, W_all, b_all)
     # --8<-- [start:forward]
     # input term of every step at once: one (T*B, D) x (D, 4H) product
@@ -343,7 +295,7 @@ def lstm_forward(x, h0, s0, params):
     return h, LSTMCache(x, h0, s0, h, s, tanh_s, gates, U_all, W_all)
 
 
-def lstm_backward(dh, cache):
+def lstm_backward(dh, cache, dh_last=None, ds_last=None):
     """Backpropagation through time for :func:`lstm_forward`.
 
     Going back one step, with dh(t) the total gradient on h(t) and ds(t)
@@ -366,6 +318,9 @@ def lstm_backward(dh, cache):
         language model, the gradient that flows down from o(t) only).
     cache : LSTMCache
         As returned by :func:`lstm_forward`.
+    dh_last, ds_last : ndarray of shape (B, H), optional
+        Gradients on the last hidden and cell states from outside the
+        sequence (e.g. a decoder that starts from them); zero if omitted.
 
     Returns
     -------
@@ -387,20 +342,20 @@ def lstm_backward(dh, cache):
         ``cache`` is not an :class:`LSTMCache`.
     """
     func = "lstm_backward"
-    if not isinstance(cache, LSTMCache):
-        raise ValueError(f"{func}: cache must be the LSTMCache returned by lstm_forward, "
-                         f"got {type(cache).__name__}")
+    check_cache(func, cache, LSTMCache, "lstm_forward")
     x, h0, s0, h, s, tanh_s, gates, U_all, W_all = cache
     dh = as_float_array(func, "dh", dh)
     check_shape(func, "dh", dh, h.shape, "(T, B, H)")
+    dh = add_to_last(func, dh, dh_last)
     T, B, H = h.shape
-    D = x.shape[2]
-    # --8<-- [start:backward]
     # --8<-- [start:backward-init]
     da = np.empty_like(gates)  # dL/d(pre-activations), i, f, g, o side by side
     dh_next = np.zeros_like(h0)  # dL/dh(t) arriving from step t+1
     ds_next = np.zeros_like(s0)  # dL/ds(t) arriving from step t+1
     # --8<-- [end:backward-init]
+    if ds_last is not None:  # a gradient on s(T) from outside the sequence
+        ds_next = as_float_array(func, "ds_last", ds_last)
+        check_shape(func, "ds_last", ds_next, (B, H), "(B, H)")
     # --8<-- [start:backward-loop]
     for t in reversed(range(T)):
         # --8<-- [start:backward-unpack]
@@ -424,15 +379,48 @@ def lstm_backward(dh, cache):
         ds_next = ds_t * f  # dL/ds(t-1) through s(t) = f ⊙ s(t-1) + ...
         # --8<-- [end:backward-carry]
     # --8<-- [end:backward-loop]
-    # --8<-- [start:backward-params]
-    # the weight gradients need no loop: one product over all T*B rows each
-    h_prev = np.concatenate([h0[None], h[:-1]])  # h(t-1) for every t, (T, B, H)
-    da2 = da.reshape(T * B, 4 * H)
-    dU_all = da2.T @ x.reshape(T * B, D)  # (4H, D)
-    dW_all = da2.T @ h_prev.reshape(T * B, H)  # (4H, H)
-    db_all = da2.sum(axis=0)  # (4H,)
-    dx = (da2 @ U_all).reshape(T, B, D)
-    # --8<-- [end:backward-params]
-    # --8<-- [end:backward]
+    # the weight gradients: one product each over all T*B rows (rnn._gates.param_grads);
+    # the input and recurrent terms are simply added, so both get the same da
+    dU_all, dW_all, db_all, dx = param_grads(da, da, x, h0, h, U_all)
     dh0, ds0 = dh_next, ds_next  # what arrives at step 0 is the gradient of the initial state
     return dx, dh0, ds0, unpack_lstm(dU_all, dW_all, db_all)
+
+
+# ---------------------------------------------------------------- layer protocol
+
+def param_shapes(D: int, H: int) -> dict:
+    """Shapes of one layer's parameters: ``U_*`` (H, D), ``W_*`` (H, H), ``b_*`` (H,)."""
+    return _gates.param_shapes(PARAM_NAMES, D, H)
+
+
+def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> dict:
+    """Draw one LSTM layer: weights by ``init``, biases 0 except the forget gate's.
+
+    The forget-gate bias b_f starts at 1 (Gers et al. 2000; Jozefowicz et
+    al. 2015): f = σ(1) ≈ 0.73, so the cell starts by remembering instead of
+    halving s at every step.
+    """
+    p = _gates.init_layer(PARAM_NAMES, D, H, rng, init, dtype)
+    p["b_f"][:] = 1.0
+    return p
+
+
+def layer_forward(x, state0, params):
+    """The layer protocol's forward pass: :func:`lstm_forward` with the state stacked.
+
+    x (T, B, D) and state0 (2, B, H) = (h, s) in; h (T, B, H), the cache and
+    the final state (2, B, H) out.
+    """
+    h, cache = lstm_forward(x, state0[0], state0[1], params)
+    return h, cache, np.stack([h[-1], cache.s[-1]])
+
+
+def layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass: :func:`lstm_backward` with the state stacked.
+
+    dh (T, B, H) and an optional gradient on the final state, dstate (2, B, H),
+    in; dx (T, B, D), dstate0 (2, B, H) and the parameter gradients (a dict) out.
+    """
+    dh_last, ds_last = split_state_grad("layer_backward", dstate, 2, *cache.h0.shape)
+    dx, dh0, ds0, grads = lstm_backward(dh, cache, dh_last, ds_last)
+    return dx, np.stack([dh0, ds0]), grads

@@ -31,15 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_number
+
 __all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "DEFAULT_LR", "make_optimizer",
            "clip_elementwise", "clip_global_norm"]
-
-
-def _check_lr(cls: str, lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"{cls}: lr must be a positive number, got {lr!r}")
-    return float(lr)
 
 
 def _check_grads(func: str, params: dict, grads: dict) -> None:
@@ -63,7 +58,7 @@ class _Optimizer:
     _slots: tuple = ()  # names of the per-parameter state arrays
 
     def __init__(self, lr):
-        self.lr = _check_lr(type(self).__name__, lr)
+        self.lr = check_number(type(self).__name__, "lr", lr, low=0, low_open=True)
         self.t = 0  # number of steps taken
         self.state = {slot: {} for slot in self._slots}  # slot -> param name -> array
 
@@ -115,7 +110,7 @@ class _Optimizer:
         step = np.asarray(d["step"])
         if step.shape != () or not np.issubdtype(step.dtype, np.integer) or step < 0:
             raise ValueError(f"{self.name}.load_state_dict: 'step' must be a non-negative 0-d "
-                             f"integer array, got {step!r}")
+                             f"integer array, got {d['step']!r}")
         state = {slot: {} for slot in self._slots}
         for key, value in d.items():
             if key == "step":
@@ -134,7 +129,6 @@ class _Optimizer:
         return f"{type(self).__name__}(lr={self.lr:g}, step={self.t})"
 
 
-# --8<-- [start:sgd]
 class SGD(_Optimizer):
     """Plain stochastic gradient descent: ``p -= lr * g``.
 
@@ -148,7 +142,6 @@ class SGD(_Optimizer):
 
     def _update(self, key, p, g):
         p -= self.lr * g
-# --8<-- [end:sgd]
 
 
 # --8<-- [start:adagrad]
@@ -171,7 +164,7 @@ class Adagrad(_Optimizer):
 
     def __init__(self, lr, eps: float = 1e-8):
         super().__init__(lr)
-        self.eps = float(eps)
+        self.eps = check_number("Adagrad", "eps", eps, low=0.0)
 
     def _update(self, key, p, g):
         mem = self._slot("mem", key, p)
@@ -180,7 +173,6 @@ class Adagrad(_Optimizer):
 # --8<-- [end:adagrad]
 
 
-# --8<-- [start:adam]
 class Adam(_Optimizer):
     """Adam with bias correction (Kingma & Ba), as ``torch.optim.Adam`` with defaults.
 
@@ -199,9 +191,10 @@ class Adam(_Optimizer):
     def __init__(self, lr, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
         for n, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= b < 1.0:
+            if check_number("Adam", n, b, low=0.0) >= 1.0:
                 raise ValueError(f"Adam: {n} must lie in [0, 1), got {b!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_number("Adam", "eps", eps, low=0.0)
 
     def _update(self, key, p, g):
         m = self._slot("m", key, p)
@@ -213,7 +206,6 @@ class Adam(_Optimizer):
         step_size = self.lr / (1.0 - self.beta1 ** self.t)
         denom = np.sqrt(v) / np.sqrt(1.0 - self.beta2 ** self.t) + self.eps
         p -= step_size * (m / denom)
-# --8<-- [end:adam]
 
 
 #: Optimiser classes by name.
@@ -247,8 +239,7 @@ def clip_elementwise(grads: dict, limit: float = 5.0) -> dict:
     grads : dict
         The same dict, for chaining.
     """
-    if not limit > 0:
-        raise ValueError(f"clip_elementwise: limit must be positive, got {limit!r}")
+    check_number("clip_elementwise", "limit", limit, low=0, low_open=True)
     for g in grads.values():
         np.clip(g, -limit, limit, out=g)
     return grads
@@ -268,8 +259,7 @@ def clip_global_norm(grads: dict, max_norm: float) -> float:
     norm : float
         The norm before clipping.
     """
-    if not max_norm > 0:
-        raise ValueError(f"clip_global_norm: max_norm must be positive, got {max_norm!r}")
+    check_number("clip_global_norm", "max_norm", max_norm, low=0, low_open=True)
     norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
                              for g in grads.values())))
     if np.isfinite(norm) and norm > max_norm:

@@ -14,6 +14,21 @@ Shapes: ``T`` steps, ``B`` sequences in a batch, ``D`` inputs, ``H`` hidden unit
 This is the reference implementation used for teaching: one loop over time,
 one line per equation. The chapter "Backpropagation through time" includes
 the code below section by section.
+
+The layer protocol
+------------------
+Every cell module (this one, :mod:`rnn.lstm`, :mod:`rnn.gru`) exposes the same
+five names, through which :mod:`rnn.model` drives any cell without knowing
+which one it is:
+
+* ``PARAM_NAMES``: the parameter names of one layer (here U, W, b);
+* ``N_STATES``: state vectors per layer, S (here 1: h);
+* ``param_shapes(D, H)`` and ``init_layer(D, H, rng, init, dtype)``;
+* ``layer_forward(x, state0, params) -> (h, cache, state)`` with
+  x (T, B, D), state0 and state (S, B, H), h (T, B, H);
+* ``layer_backward(dh, cache, dstate=None) -> (dx, dstate0, grads)``, where
+  ``dstate`` (S, B, H) is an optional gradient on the final state and
+  ``dstate0`` the gradient on the initial one.
 """
 
 from __future__ import annotations
@@ -22,9 +37,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_shape
+from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
+from .initializers import init_weight
 
-__all__ = ["RNNCache", "rnn_step", "rnn_forward", "rnn_backward"]
+__all__ = ["RNNCache", "rnn_step", "rnn_forward", "rnn_backward", "PARAM_NAMES", "N_STATES",
+           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
+
+#: Parameter names of one layer.
+PARAM_NAMES = ("U", "W", "b")
+#: State vectors per layer: the hidden state h.
+N_STATES = 1
 
 
 class RNNCache(NamedTuple):
@@ -151,7 +173,7 @@ def rnn_forward(x, h0, U, W, b):
     return h, RNNCache(x, h0, h, U, W)
 
 
-def rnn_backward(dh, cache):
+def rnn_backward(dh, cache, dh_last=None):
     """Backpropagation through time for :func:`rnn_forward`.
 
     Parameters
@@ -163,6 +185,9 @@ def rnn_backward(dh, cache):
         The recursion adds the gradient that comes back from step t+1.
     cache : RNNCache
         As returned by :func:`rnn_forward`.
+    dh_last : ndarray of shape (B, H), optional
+        Gradient on the last hidden state from outside the sequence (e.g.
+        a decoder that starts from it), added to ``dh[-1]``.
 
     Returns
     -------
@@ -181,17 +206,16 @@ def rnn_backward(dh, cache):
         If ``dh`` does not have the shape of the hidden states.
     """
     func = "rnn_backward"
-    if not isinstance(cache, RNNCache):
-        raise ValueError(f"{func}: cache must be the RNNCache returned by rnn_forward, "
-                         f"got {type(cache).__name__}")
+    check_cache(func, cache, RNNCache, "rnn_forward")
     x, h0, h, U, W = cache
     dh = as_float_array(func, "dh", dh)
     check_shape(func, "dh", dh, h.shape, "(T, B, H)")
+    dh = add_to_last(func, dh, dh_last)
     T = h.shape[0]
     # --8<-- [start:backward-init]
-    dx = np.empty_like(x)
-    dU, dW = np.zeros_like(U), np.zeros_like(W)
-    db = np.zeros(W.shape[0], dtype=h.dtype)
+    dtype = h.dtype  # the forward pass's dtype: float64 if any input was
+    dx = np.empty(x.shape, dtype)
+    dU, dW, db = np.zeros(U.shape, dtype), np.zeros(W.shape, dtype), np.zeros(W.shape[0], dtype)
     dh_next = np.zeros_like(h0)  # dL/dh(t) arriving from step t+1; none after the last step
     # --8<-- [end:backward-init]
     # --8<-- [start:backward-loop]
@@ -206,18 +230,10 @@ def rnn_backward(dh, cache):
         da = g * (1.0 - h[t] ** 2)  # dL/da(t) = diag(1 - h(t)^2) dL/dh(t)
         # --8<-- [end:backward-tanh]
         # --8<-- [start:backward-params]
-        # --8<-- [start:backward-db]
         db += da.sum(axis=0)  # dL/db = sum_t dL/da(t)
-        # --8<-- [end:backward-db]
-        # --8<-- [start:backward-dW]
         dW += da.T @ h_prev  # dL/dW = sum_t dL/da(t) h(t-1)^T
-        # --8<-- [end:backward-dW]
-        # --8<-- [start:backward-dU]
         dU += da.T @ x[t]  # dL/dU = sum_t dL/da(t) x(t)^T
-        # --8<-- [end:backward-dU]
-        # --8<-- [start:backward-dx]
         dx[t] = da @ U  # dL/dx(t) = U^T dL/da(t)
-        # --8<-- [end:backward-dx]
         # --8<-- [end:backward-params]
         # --8<-- [start:backward-carry]
         dh_next = da @ W  # dL/dh(t-1) through h(t): W^T dL/da(t)
@@ -225,3 +241,38 @@ def rnn_backward(dh, cache):
     dh0 = dh_next
     # --8<-- [end:backward-loop]
     return dx, dh0, dU, dW, db
+
+
+# ---------------------------------------------------------------- layer protocol
+
+def param_shapes(D: int, H: int) -> dict:
+    """Shapes of one layer's parameters: U (H, D), W (H, H), b (H,)."""
+    return {"U": (H, D), "W": (H, H), "b": (H,)}
+
+
+def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> dict:
+    """Draw U (H, D) and W (H, H) with :func:`rnn.initializers.init_weight`; b = 0."""
+    return {"U": init_weight("input", (H, D), rng, init, dtype),
+            "W": init_weight("recurrent", (H, H), rng, init, dtype),
+            "b": np.zeros(H, dtype)}
+
+
+def layer_forward(x, state0, params):
+    """The layer protocol's forward pass: :func:`rnn_forward` with the state stacked.
+
+    x (T, B, D) and state0 (1, B, H) = (h,) in; h (T, B, H), the cache and
+    the final state (1, B, H) out.
+    """
+    h, cache = rnn_forward(x, state0[0], params["U"], params["W"], params["b"])
+    return h, cache, h[-1][None]
+
+
+def layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass: :func:`rnn_backward` with the state stacked.
+
+    dh (T, B, H) and an optional gradient on the final state, dstate (1, B, H),
+    in; dx (T, B, D), dstate0 (1, B, H) and the parameter gradients (a dict) out.
+    """
+    (dh_last,) = split_state_grad("layer_backward", dstate, 1, *cache.h0.shape)
+    dx, dh0, dU, dW, db = rnn_backward(dh, cache, dh_last)
+    return dx, dh0[None], {"U": dU, "W": dW, "b": db}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_int, check_number
 from .losses import log_softmax
 from .model import forward, init_state, model_info
 
@@ -61,14 +61,11 @@ def next_distribution(logits, temperature: float = 1.0, top_k: int | None = None
     if o.ndim == 0 or o.shape[-1] == 0:
         raise ValueError(f"{func}: logits must have shape (..., K) with K >= 1, got {o.shape}")
     K = o.shape[-1]
-    if not (isinstance(temperature, (int, float, np.floating, np.integer))
-            and np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"{func}: temperature must be a finite number > 0, got {temperature!r}")
+    check_number(func, "temperature", temperature, low=0, low_open=True)
     # --8<-- [start:next_distribution]
     z = o / temperature  # temperature < 1 sharpens, > 1 flattens
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= K:
-            raise ValueError(f"{func}: top_k must be an integer in [1, K] = [1, {K}], got {top_k!r}")
+        check_int(func, "top_k", top_k, low=1, high=K)
         order = np.argsort(-z, axis=-1, kind="stable")  # descending, ties: lower id first
         drop = order[..., top_k:]  # everything outside the k largest
         z = z.copy()
@@ -86,11 +83,6 @@ def _check_model(func, params, vocab):
         raise ValueError(f"{func}: the vocabulary has {len(vocab)} characters but the model's "
                          f"output layer V has K = {K} rows; use the vocabulary saved with the model")
     return K
-
-
-def _check_length(func, length):
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-        raise ValueError(f"{func}: length must be a non-negative integer, got {length!r}")
 
 
 def _start_ids(vocab, prime):
@@ -147,7 +139,7 @@ def sample(params, vocab, length: int, *, prime: str = "", temperature: float = 
     """
     func = "sample"
     K = _check_model(func, params, vocab)
-    _check_length(func, length)
+    check_int(func, "length", length, low=0)
     next_distribution(np.zeros(K), temperature, top_k)  # validate the options up front
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     logits, state = _read(params, _start_ids(vocab, prime), init_state(params, 1))
@@ -196,9 +188,8 @@ def beam_search(params, vocab, length: int, *, prime: str = "", beam_width: int 
     """
     func = "beam_search"
     K = _check_model(func, params, vocab)
-    _check_length(func, length)
-    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or beam_width < 1:
-        raise ValueError(f"{func}: beam_width must be a positive integer, got {beam_width!r}")
+    check_int(func, "length", length, low=0)
+    check_int(func, "beam_width", beam_width)
     logits, state = _read(params, _start_ids(vocab, prime), init_state(params, 1))
     logits = logits[None]  # (n_beams, K), one beam to start with
     scores = np.zeros(1)  # total log-probability of each beam

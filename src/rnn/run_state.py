@@ -1,0 +1,216 @@
+"""The state of a training run, and how it is saved and restored.
+
+A run is its :class:`rnn.config.TrainConfig`, its text (:class:`Corpus`:
+vocabulary, training and validation ids, and a digest that recognises the
+text on resume) and a :class:`RunState`: everything that changes as it
+trains. :class:`RunState` is the one place that writes a checkpoint's
+training entries (``extra/...``: the carried hidden state, the batcher's
+position, the losses, the history) and reads them back, so a resumed run
+continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .checkpoint import load_checkpoint, rng_from_state
+from .config import TrainConfig, options
+from .corpus import default_corpus, load_text
+from .data import StreamBatcher, Vocab, random_windows, split
+from .model import init_params, init_state, model_info
+from .optim import make_optimizer
+
+__all__ = ["Record", "Corpus", "RunState", "load_corpus", "resolve_config"]
+
+
+class Record(NamedTuple):
+    """One row of the training history, written at every evaluation.
+
+    Attributes
+    ----------
+    step : int
+    train_loss : float
+        Smoothed training loss, nats per character (NaN before the first step).
+    val_loss : float
+        Validation loss, nats per character.
+    tokens_per_s : float
+        Training throughput so far in this session.
+    elapsed : float
+        Seconds since the start of the run (summed over resumes).
+    """
+
+    step: int
+    train_loss: float
+    val_loss: float
+    tokens_per_s: float
+    elapsed: float
+
+
+
+def load_corpus(config: TrainConfig) -> tuple:
+    """The training text of a config: ``(text, description)``."""
+    if config.data is not None:
+        text = load_text(config.data)
+        return text, f"{config.data} ({len(text):,} characters)"
+    return default_corpus()
+
+
+@dataclass
+class Corpus:
+    """The text of a run, cut up: vocabulary, training and validation ids."""
+
+    description: str
+    vocab: Vocab
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    digest: np.ndarray  # SHA-256 of the text, to recognise it on resume
+
+    @classmethod
+    def prepare(cls, cfg: TrainConfig, text: str | None) -> "Corpus":
+        if text is None:
+            text, description = load_corpus(cfg)
+        else:
+            description = f"text passed to train() ({len(text):,} characters)"
+        vocab = Vocab.from_text(text)
+        digest = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest(), np.uint8).copy()
+        try:
+            train_ids, val_ids = split(vocab.encode(text), cfg.val_fraction, T=cfg.seq_len)
+            if cfg.batching == "stream":
+                StreamBatcher(train_ids, cfg.seq_len, cfg.batch)  # too short? say so now
+        except ValueError as exc:  # the text is too short: say which text
+            raise ValueError(f"{description}: {exc}") from None
+        return cls(description, vocab, train_ids, val_ids, digest)
+
+
+@dataclass
+class RunState:
+    """Everything that changes while a run trains and is needed to continue it
+    exactly; the one place that writes and reads a checkpoint's training entries.
+
+    Attributes
+    ----------
+    params : dict
+    optimizer : rnn.optim optimiser
+    rng : numpy.random.Generator
+        Draws the random windows (``batching="random"``).
+    batcher : StreamBatcher or None
+        None for random windows.
+    state : ndarray of shape (L, S, B, H)
+        The hidden state carried from one window to the next.
+    step : int
+    initial_loss, smooth_loss : float or None
+        The first step's loss (for the divergence test) and the displayed
+        moving average; None before the first step.
+    elapsed : float
+        Seconds trained in earlier sessions of this run.
+    history : list of Record
+    """
+
+    params: dict
+    optimizer: object
+    rng: np.random.Generator
+    batcher: StreamBatcher | None
+    state: np.ndarray
+    step: int = 0
+    initial_loss: float | None = None
+    smooth_loss: float | None = None
+    elapsed: float = 0.0
+    history: list = field(default_factory=list)
+
+    @classmethod
+    def new(cls, cfg: TrainConfig, corpus: Corpus, params: dict | None = None) -> "RunState":
+        """A fresh run; ``params`` (copied) replaces the random initialisation if given."""
+        rng = np.random.default_rng(cfg.seed)
+        K, dtype = corpus.vocab.size, np.dtype(cfg.dtype)
+        if params is None:
+            fresh = init_params(K, cfg.hidden, cell=cfg.cell, layers=cfg.layers, init=cfg.init,
+                                seed=rng, dtype=dtype)
+        else:
+            _check_same_model("params", model_info(params), cfg, K)
+            fresh = {k: np.array(v, dtype=dtype) for k, v in params.items()}
+        batcher = (StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch)
+                   if cfg.batching == "stream" else None)
+        return cls(fresh, make_optimizer(cfg.optim, cfg.lr), rng, batcher,
+                   init_state(fresh, cfg.batch))
+
+    def next_batch(self, corpus: Corpus, T: int, B: int):
+        """``(inputs, targets, state0)`` of the next step."""
+        if self.batcher is None:  # every random window starts from h(0) = 0
+            return (*random_windows(corpus.train_ids, T, B, self.rng), None)
+        inputs, targets, reset = self.batcher.next()
+        if reset:  # a stream wrapped around to the start of the text
+            self.state = init_state(self.params, B)
+        return inputs, targets, self.state
+
+    def to_extra(self, digest: np.ndarray, elapsed: float) -> dict:
+        """The checkpoint's ``extra/`` entries."""
+        nan = float("nan")
+        extra = {
+            "initial_loss": np.array(nan if self.initial_loss is None else self.initial_loss),
+            "smooth_loss": np.array(nan if self.smooth_loss is None else self.smooth_loss),
+            "elapsed": np.array(elapsed),
+            "history": np.array(self.history, dtype=np.float64).reshape(-1, len(Record._fields)),
+            "text_sha256": digest,
+        }
+        if self.batcher is not None:
+            extra["state"] = self.state
+            extra.update({f"batcher.{k}": np.asarray(v) for k, v in self.batcher.state_dict().items()})
+        return extra
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, path: str, cfg: TrainConfig, corpus: Corpus) -> "RunState":
+        """Continue the run saved in ``ckpt`` (read from ``path``) on ``corpus``."""
+        extra = ckpt.extra
+        if corpus.vocab != ckpt.vocab or not np.array_equal(extra.get("text_sha256", corpus.digest),
+                                                            corpus.digest):
+            raise ValueError(f"the training text ({corpus.description}) is not the text the "
+                             f"checkpoint {path} was trained on; resume with the same --data, or "
+                             f"start a new run")
+        params = {k: np.array(v) for k, v in ckpt.params.items()}
+        _check_same_model(f"checkpoint {path}: its weights", model_info(params), cfg, ckpt.vocab.size)
+        needed = ["initial_loss", "smooth_loss"] + (["state"] if cfg.batching == "stream" else [])
+        missing = [k for k in needed if k not in extra]
+        if missing:
+            raise ValueError(f"checkpoint {path} holds no training state (missing {missing}); "
+                             f"it can be sampled from but not resumed")
+        optimizer = make_optimizer(cfg.optim, cfg.lr)
+        optimizer.load_state_dict(ckpt.optim_state)
+        initial, smooth = float(extra["initial_loss"]), float(extra["smooth_loss"])
+        rows = np.asarray(extra.get("history", np.zeros((0, 5)))).tolist()
+        run = cls(params, optimizer, rng_from_state(ckpt.rng_state), None,
+                  init_state(params, cfg.batch), step=int(ckpt.step),
+                  initial_loss=None if math.isnan(initial) else initial,  # NaN: saved before step 1
+                  smooth_loss=None if math.isnan(initial) else smooth,
+                  elapsed=float(extra.get("elapsed", 0.0)),
+                  history=[Record(int(r[0]), *r[1:]) for r in rows])
+        if cfg.batching == "stream":
+            run.batcher = StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch)
+            run.batcher.load_state_dict({k[len("batcher."):]: v for k, v in extra.items()
+                                         if k.startswith("batcher.")})
+            run.state = np.array(extra["state"])
+        return run
+
+
+def _check_same_model(what: str, info, cfg: TrainConfig, K: int) -> None:
+    want = (cfg.cell, cfg.layers, K, cfg.hidden)
+    if tuple(info) != want:
+        raise ValueError(f"{what} ({info.cell!r}, {info.layers} layers, H={info.H}, K={info.K}) do "
+                         f"not match the config ({cfg.cell!r}, {cfg.layers} layers, "
+                         f"H={cfg.hidden}, K={K})")
+
+
+def resolve_config(config: TrainConfig | None, resume: str | None):
+    """The validated config of the run, and the checkpoint to resume from (or None)."""
+    config = TrainConfig() if config is None else config
+    if resume is None:
+        return dataclasses.replace(config).validate(), None
+    ckpt = load_checkpoint(resume)
+    merged = dict(ckpt.config)
+    merged.update({f.name: getattr(config, f.name) for f in options(run=True)})
+    return TrainConfig.from_dict(merged).validate(), ckpt

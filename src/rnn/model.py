@@ -1,9 +1,20 @@
 """The character-level language model: parameters, initialisation, and one
 function that runs forward, loss and backward for a batch of token ids.
 
-The model reads token ids, turns each into a one-hot vector x(t) of size K
+The model reads token ids, each standing for a one-hot vector x(t) of size K
 (so D = K), runs one or more recurrent layers, and predicts the next token
 with the output layer o(t) = c + V h(t) and a softmax.
+
+Two paths compute the same numbers. By default (``fast=True``) the first
+layer reads the ids themselves (its input product ``U x(t)`` becomes a
+gather of columns of U, see :func:`embed`), every layer runs its cell's fast
+``layer_forward``/``layer_backward``, and the output layer and the loss are
+one pass (:func:`rnn.losses.output_cross_entropy`). With ``fast=False`` the
+model builds the one-hot vectors and runs the reference functions the
+chapters teach (``reference_layer_forward``/``reference_layer_backward`` of
+each cell, :func:`rnn.losses.softmax_cross_entropy`, ...); the chapter
+"Making it fast" measures the difference, and tests/test_fast.py checks the
+two paths equal.
 
 The recurrent layers are driven through the *layer protocol* that every cell
 module follows (see :mod:`rnn.rnn_cell`): :data:`CELLS` maps a cell's name to
@@ -41,7 +52,7 @@ import numpy as np
 from . import gru, lstm, rnn_cell
 from ._checks import check_ids, check_int, check_shape
 from .initializers import SCHEMES, init_weight
-from .losses import output_backward, output_forward, softmax_cross_entropy
+from .losses import output_backward, output_cross_entropy, output_forward, softmax_cross_entropy
 
 __all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "init_params",
            "count_params", "hidden_for_budget", "model_info", "init_state", "forward",
@@ -266,8 +277,8 @@ def _layer_params(params, names, layer):
     return {n: params[param_key(n, layer)] for n in names}
 
 
-def _run(params, info, inputs, state0):
-    """Forward pass of every layer and the output layer; returns logits, top h, caches, state."""
+def _run(params, info, inputs, state0, fast=True):
+    """Forward pass of every layer; returns the top layer's h, the caches and the state."""
     cell, layers, K, H = info
     inputs = check_ids("forward", "inputs", inputs, K)
     if inputs.ndim != 2 or inputs.shape[0] == 0:
@@ -277,18 +288,20 @@ def _run(params, info, inputs, state0):
     if state0 is None:
         state0 = init_state(params, B)
     check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(L, S, B, H)")
-    x = one_hot(inputs, K, dtype=params["V"].dtype)  # (T, B, K): D = K for the first layer
+    if fast:  # the first layer reads the ids: a gather of U's columns, no K-wide product
+        x, layer_forward = inputs, module.layer_forward
+    else:
+        x, layer_forward = one_hot(inputs, K, dtype=params["V"].dtype), module.reference_layer_forward
     caches, last = [], []
     for layer in range(layers):
         p = _layer_params(params, module.PARAM_NAMES, layer)
-        x, cache, state = module.layer_forward(x, state0[layer], p)  # x becomes this layer's h
+        x, cache, state = layer_forward(x, state0[layer], p)  # x becomes this layer's h
         caches.append(cache)
         last.append(state)
-    o = output_forward(x, params["V"], params["c"])  # (T, B, K)
-    return o, x, caches, np.stack(last)
+    return x, caches, np.stack(last)
 
 
-def forward(params: dict, inputs, state0=None):
+def forward(params: dict, inputs, state0=None, *, fast: bool = True):
     """Logits for every position of a batch of token ids.
 
     Parameters
@@ -299,6 +312,8 @@ def forward(params: dict, inputs, state0=None):
         Token ids.
     state0 : ndarray of shape (L, S, B, H), optional
         Initial recurrent state; zeros if omitted.
+    fast : bool, default True
+        False runs the reference functions of the chapters (same numbers).
 
     Returns
     -------
@@ -307,11 +322,12 @@ def forward(params: dict, inputs, state0=None):
     state : ndarray of shape (L, S, B, H)
         Recurrent state after the last step (feed it to the next call).
     """
-    o, _, _, state = _run(params, model_info(params), inputs, state0)
-    return o, state
+    h, _, state = _run(params, model_info(params), inputs, state0, fast)
+    return output_forward(h, params["V"], params["c"]), state
 
 
-def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str = "sum"):
+def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str = "sum",
+                   fast: bool = True):
     """Forward pass, loss and backpropagation through time for the whole model.
 
     Parameters
@@ -328,6 +344,10 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     reduction : {"sum", "mean"}, default "sum"
         ``"sum"``: L summed over time and batch (the book's L); ``"mean"``:
         per position, in nats per character.
+    fast : bool, default True
+        The fast layers and the fused output layer and loss (what training
+        runs); False runs the reference functions the chapters teach, on
+        one-hot inputs. Both compute the same numbers.
 
     Returns
     -------
@@ -344,12 +364,19 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     info = model_info(params)
     targets = check_ids("loss_and_grads", "targets", targets, info.K)  # name the caller's argument
     module = CELLS[info.cell]
-    o, h, caches, state = _run(params, info, inputs, state0)
-    loss, do = softmax_cross_entropy(o, targets, reduction=reduction)
+    h, caches, state = _run(params, info, inputs, state0, fast)
     grads = {}
-    dh, grads["V"], grads["c"] = output_backward(do, h, params["V"])
+    if fast:
+        loss, dh, grads["V"], grads["c"] = output_cross_entropy(h, params["V"], params["c"], targets,
+                                                                reduction)
+        layer_backward = module.layer_backward
+    else:
+        o = output_forward(h, params["V"], params["c"])
+        loss, do = softmax_cross_entropy(o, targets, reduction=reduction)
+        dh, grads["V"], grads["c"] = output_backward(do, h, params["V"])
+        layer_backward = module.reference_layer_backward
     for layer in reversed(range(info.layers)):
-        dh, _, g = module.layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
+        dh, _, g = layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
         for name, value in g.items():
             grads[param_key(name, layer)] = value
     return loss, {k: grads[k] for k in params}, state

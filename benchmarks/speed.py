@@ -1,0 +1,386 @@
+"""Training throughput of the package against PyTorch and a min-char-rnn loop.
+
+One training step is the same for every implementation: read a window of
+token ids (T, B) from a vocabulary of K = 65 characters, run the recurrent
+layer, the output layer o = c + V h and the mean cross-entropy, backpropagate
+through time, clip every gradient entry to [-5, 5], and take one optimiser
+step. The three implementations:
+
+* **package**: ``rnn.train.train_step`` with ``rnn.make_optimizer("adam")``,
+  exactly what ``rnn train`` runs;
+* **torch**: ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` on one-hot inputs,
+  ``torch.nn.Linear``, ``F.cross_entropy``, ``clip_grad_value_`` and
+  ``torch.optim.Adam`` (the way a reader writes it with standard modules);
+* **min-char-rnn**: the loop of Karpathy's min-char-rnn.py (column vectors,
+  one dict entry per step, one-hot inputs, Adagrad), rewritten here from its
+  recipe; vanilla cell and B = 1 only, since that is all it does.
+
+For every row of the table (cell, B, T, H, dtype, threads) the script prints
+tokens per second (T * B / seconds per step) of each, the ratios, the share
+of the measured one-thread (or two-thread) GEMM peak that the package's step
+reaches, and the package's peak memory for one step (numpy allocations,
+measured with tracemalloc). BLAS threads are set explicitly for NumPy
+(threadpoolctl) and for torch (``torch.set_num_threads``). Timings are the
+fastest of several interleaved rounds, so that a burst of load from another
+program on the machine does not favour one side.
+
+    python benchmarks/speed.py              # the full table, about 3 minutes
+    python benchmarks/speed.py --tiny       # a few seconds: proves it runs
+    python benchmarks/speed.py --cells rnn --sizes 1x25x100,64x128x512 --threads 1,2
+    python benchmarks/speed.py --json speed.json    # also write the rows as JSON
+
+Timings on a shared machine are noisy: read ratios, and rerun on a quiet one
+(the script prints the load average before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+K = 65  # the vocabulary of the issue's measurements (tiny-shakespeare's size)
+CLIP, LR_ADAM, LR_ADAGRAD = 5.0, 2e-3, 0.1
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+#: The default table: (cell, B, T, H, dtype, threads).
+DEFAULT_ROWS = [
+    ("rnn", 1, 25, 100, "float64", 1),  # min-char-rnn's size and dtype
+    ("rnn", 1, 25, 100, "float32", 1),
+    ("rnn", 32, 64, 128, "float32", 1),  # the `rnn train` default model
+    ("rnn", 32, 64, 256, "float32", 1),
+    ("rnn", 32, 64, 256, "float32", 2),
+    ("rnn", 64, 128, 512, "float32", 1),
+    ("rnn", 64, 128, 512, "float32", 2),
+    ("lstm", 1, 25, 100, "float32", 1),
+    ("lstm", 32, 64, 256, "float32", 1),
+    ("gru", 1, 25, 100, "float32", 1),
+    ("gru", 32, 64, 256, "float32", 1),
+]
+TINY_ROWS = [("rnn", 1, 5, 8, "float64", 1), ("lstm", 2, 4, 8, "float32", 1),
+             ("gru", 2, 4, 8, "float32", 1)]
+
+
+def setup_path():
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+
+
+# ----------------------------------------------------------------------------- the three steps
+
+def batches(B, T, n=4, seed=0):
+    """``n`` (inputs, targets) pairs of random ids (T, B), cycled through by every step."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        ids = rng.integers(0, K, size=(T + 1, B))
+        out.append((ids[:-1], ids[1:]))
+    return out
+
+
+def package_step(cell, B, T, H, dtype):
+    """A closure running one `rnn train` step; returns it and the parameter dict."""
+    import rnn
+    from rnn.train import train_step
+
+    params = rnn.init_params(K, H, cell=cell, init="scaled", seed=0, dtype=dtype)
+    optimizer = rnn.make_optimizer("adam", LR_ADAM)
+    data = batches(B, T)
+    box = {"state": None, "i": 0}
+
+    def step():
+        inputs, targets = data[box["i"] % len(data)]
+        box["i"] += 1
+        _, box["state"] = train_step(params, optimizer, inputs, targets, box["state"], clip=CLIP)
+
+    return step
+
+
+def torch_step(cell, B, T, H, dtype):
+    """The same step with torch's standard modules (one-hot input, as the model reads)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    tdtype = getattr(torch, dtype)
+    mod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](K, H, dtype=tdtype)
+    lin = torch.nn.Linear(H, K, dtype=tdtype)
+    params = list(mod.parameters()) + list(lin.parameters())
+    optimizer = torch.optim.Adam(params, lr=LR_ADAM)
+    data = [(torch.from_numpy(x), torch.from_numpy(y).reshape(-1)) for x, y in batches(B, T)]
+    box = {"state": None, "i": 0}
+
+    def step():
+        inputs, targets = data[box["i"] % len(data)]
+        box["i"] += 1
+        x = F.one_hot(inputs, K).to(tdtype)  # (T, B, K)
+        out, state = mod(x, box["state"])
+        loss = F.cross_entropy(lin(out).reshape(-1, K), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, CLIP)
+        optimizer.step()
+        box["state"] = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
+
+    return step
+
+
+def minchar_step(cell, B, T, H, dtype):
+    """min-char-rnn's loss function and Adagrad update (vanilla cell, B = 1)."""
+    import numpy as np
+
+    if cell != "rnn" or B != 1:
+        return None
+    rng = np.random.default_rng(0)
+    Wxh, Whh, Why = (rng.standard_normal(s).astype(dtype) * 0.01 for s in ((H, K), (H, H), (K, H)))
+    bh, by = np.zeros((H, 1), dtype), np.zeros((K, 1), dtype)
+    params = [Wxh, Whh, Why, bh, by]
+    memory = [np.zeros_like(p) for p in params]
+    data = [(x[:, 0].tolist(), y[:, 0].tolist()) for x, y in batches(1, T)]
+    box = {"h": np.zeros((H, 1), dtype), "i": 0}
+
+    def loss_fun(inputs, targets, hprev):
+        xs, hs, ps = {}, {-1: hprev}, {}
+        loss = 0.0
+        for t, k in enumerate(inputs):  # forward: one column vector per step
+            xs[t] = np.zeros((K, 1), dtype)
+            xs[t][k] = 1
+            hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)
+            scores = Why @ hs[t] + by
+            ps[t] = np.exp(scores) / np.sum(np.exp(scores))
+            loss -= math.log(ps[t][targets[t], 0])
+        grads = [np.zeros_like(p) for p in params]
+        dWxh, dWhh, dWhy, dbh, dby = grads
+        dh_next = np.zeros_like(hprev)
+        for t in reversed(range(len(inputs))):  # backward, one step at a time
+            dy = ps[t].copy()
+            dy[targets[t]] -= 1
+            dWhy += dy @ hs[t].T
+            dby += dy
+            dh = Why.T @ dy + dh_next
+            draw = (1 - hs[t] * hs[t]) * dh
+            dbh += draw
+            dWxh += draw @ xs[t].T
+            dWhh += draw @ hs[t - 1].T
+            dh_next = Whh.T @ draw
+        for g in grads:
+            np.clip(g, -CLIP, CLIP, out=g)
+        return loss, grads, hs[len(inputs) - 1]
+
+    def step():
+        inputs, targets = data[box["i"] % len(data)]
+        box["i"] += 1
+        _, grads, box["h"] = loss_fun(inputs, targets, box["h"])
+        for p, g, m in zip(params, grads, memory):  # Adagrad
+            m += g * g
+            p += -LR_ADAGRAD * g / np.sqrt(m + 1e-8)
+
+    return step
+
+
+# ----------------------------------------------------------------------------- measuring
+
+def timed(step, n):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def compare(steps: dict, seconds: float, rounds: int = 5) -> dict:
+    """Seconds per step of each closure: the fastest of ``rounds`` interleaved rounds."""
+    n = {}
+    for name, step in steps.items():  # warm up, and size a round to seconds / rounds
+        step()
+        per = timed(step, 2)
+        n[name] = max(1, int(seconds / rounds / max(per, 1e-7)))
+    best = {name: math.inf for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            best[name] = min(best[name], timed(step, n[name]))
+    return best
+
+
+def peak_memory(step) -> int:
+    """Peak bytes NumPy allocated during one call of ``step`` (beyond what was held before)."""
+    step()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def gemm_peak(dtype: str, threads: int, seconds: float = 0.6, n: int = 1024) -> float:
+    """Measured GEMM throughput (FLOP/s) of an n x n x n product, best of a few runs."""
+    import numpy as np
+
+    a, b = (np.random.default_rng(i).standard_normal((n, n)).astype(dtype) for i in (1, 2))
+    c = np.empty((n, n), dtype)
+    per = compare({"gemm": lambda: np.dot(a, b, out=c)}, seconds)["gemm"]
+    return 2 * n ** 3 / per
+
+
+def step_flops(cell, B, T, H) -> float:
+    """Matrix-product FLOPs of one training step, not counting the input product.
+
+    Per position: the recurrent product h(t-1) W^T forward, its two backward
+    products (dL/dh(t-1) and dW), and the three products of the output layer
+    (o, dV, dL/dh). The input product x(t) U^T with one-hot x is a gather in
+    the package (no FLOPs); torch multiplies the one-hot vectors, which this
+    count leaves out, so the share of peak is the package's.
+    """
+    n = GATES[cell] * H
+    return T * B * (3 * 2 * H * n + 3 * 2 * H * K)
+
+
+def machine_info(threads) -> dict:
+    import numpy as np
+
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    from threadpoolctl import threadpool_info
+
+    info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version') or ''}".strip()
+                             for p in threadpool_info() if p["user_api"] == "blas") or "unknown"
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    info["threads"] = threads
+    return info
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+# ----------------------------------------------------------------------------- the table
+
+def parse_rows(args):
+    if args.tiny:
+        return TINY_ROWS
+    if not (args.cells or args.sizes or args.dtypes or args.threads):
+        return DEFAULT_ROWS
+    cells = (args.cells or "rnn,lstm,gru").split(",")
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in
+             (args.sizes or "1x25x100,32x64x256").split(",")]
+    dtypes = (args.dtypes or "float32").split(",")
+    threads = [int(t) for t in (args.threads or "1").split(",")]
+    return [(c, B, T, H, d, n) for c in cells for (B, T, H) in sizes for d in dtypes for n in threads]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tiny", action="store_true", help="three tiny rows, a few seconds in all")
+    p.add_argument("--cells", help="comma-separated cells (default: the table's rows)")
+    p.add_argument("--sizes", help="comma-separated BxTxH, e.g. 1x25x100,32x64x256")
+    p.add_argument("--dtypes", help="comma-separated dtypes, e.g. float32,float64")
+    p.add_argument("--threads", help="comma-separated BLAS thread counts, e.g. 1,2")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="measuring time per implementation and row (default 2, tiny 0.05)")
+    p.add_argument("--no-torch", action="store_true", help="skip torch even if it is installed")
+    p.add_argument("--json", help="also write the rows and machine facts to this JSON file")
+    args = p.parse_args(argv)
+    setup_path()
+    rows = parse_rows(args)
+    seconds = args.seconds if args.seconds is not None else (0.05 if args.tiny else 2.0)
+    result = measure_table(rows, seconds, use_torch=not args.no_torch)
+    print_table(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"rows written to {args.json}")
+    return result
+
+
+def measure_table(rows, seconds, use_torch=True, log=print) -> dict:
+    """Measure ``rows`` [(cell, B, T, H, dtype, threads)]; return the machine facts and rows."""
+    from threadpoolctl import threadpool_limits
+
+    try:
+        if not use_torch:
+            raise ImportError
+        import torch
+    except ImportError:
+        torch = None
+    start_load = load()
+    threads_used = sorted({r[5] for r in rows})
+    out = {"machine": machine_info(threads_used), "load_before": start_load, "rows": [],
+           "gemm_peak": {}}
+    for n in threads_used:
+        with threadpool_limits(n):
+            if torch is not None:
+                torch.set_num_threads(n)
+            for dtype in sorted({r[4] for r in rows if r[5] == n}):
+                out["gemm_peak"][f"{dtype}/{n}"] = gemm_peak(dtype, n, seconds=min(0.6, seconds * 3))
+    for cell, B, T, H, dtype, n in rows:
+        with threadpool_limits(n):
+            if torch is not None:
+                torch.set_num_threads(n)
+            steps = {"package": package_step(cell, B, T, H, dtype)}
+            if torch is not None:
+                steps["torch"] = torch_step(cell, B, T, H, dtype)
+            mc = minchar_step(cell, B, T, H, dtype)
+            if mc is not None:
+                steps["min-char-rnn"] = mc
+            per = compare(steps, seconds)
+            mem = peak_memory(steps["package"])
+        tps = {name: T * B / s for name, s in per.items()}
+        peak = out["gemm_peak"][f"{dtype}/{n}"]
+        row = {"cell": cell, "B": B, "T": T, "H": H, "dtype": dtype, "threads": n,
+               "tokens_per_s": tps, "peak_share": step_flops(cell, B, T, H) / per["package"] / peak,
+               "peak_memory": mem}
+        out["rows"].append(row)
+        if log:
+            log(f"  measured {cell} B={B} T={T} H={H} {dtype} threads={n}: "
+                + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in tps.items()), flush=True)
+    out["load_after"] = load()
+    return out
+
+
+def print_table(result):
+    m = result["machine"]
+    print(f"\nCPU {m['cpu']} ({m['cores']} cores); Python {m['python']}, NumPy {m['numpy']} "
+          f"({m['blas']}), torch {m['torch'] or 'not installed'}; BLAS threads as in the table")
+    print("GEMM peak (1024^3 product): " + ", ".join(
+        f"{k.replace('/', ', ')} thread(s) {v / 1e9:.0f} GFLOP/s" for k, v in result["gemm_peak"].items()))
+    print(f"load average (1, 5, 15 min): before {result['load_before']}, after {result['load_after']}")
+    head = (f"{'cell':<5} {'B':>3} {'T':>4} {'H':>4} {'dtype':<7} {'thr':>3} | {'package':>9} "
+            f"{'torch':>9} {'min-char':>9} | {'x torch':>7} {'x m-c':>6} | {'% peak':>6} "
+            f"{'peak MiB':>8}")
+    print("\ntokens per second (higher is better)\n" + head + "\n" + "-" * len(head))
+    for r in result["rows"]:
+        t = r["tokens_per_s"]
+        pkg, tor, mc = t["package"], t.get("torch"), t.get("min-char-rnn")
+        fmt = lambda v: f"{v:>9,.0f}" if v else f"{'-':>9}"  # noqa: E731
+        ratio = lambda v, w: f"{v / w:.2f}" if w else "-"  # noqa: E731
+        print(f"{r['cell']:<5} {r['B']:>3} {r['T']:>4} {r['H']:>4} {r['dtype']:<7} {r['threads']:>3} | "
+              f"{fmt(pkg)} {fmt(tor)} {fmt(mc)} | {ratio(pkg, tor):>7} {ratio(pkg, mc):>6} | "
+              f"{100 * r['peak_share']:>5.0f}% {r['peak_memory'] / 2**20:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

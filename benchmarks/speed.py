@@ -75,16 +75,27 @@ def setup_path():
 
 # ----------------------------------------------------------------------------- the three steps
 
-def batches(B, T, n=4, seed=0):
-    """``n`` (inputs, targets) pairs of random ids (T, B), cycled through by every step."""
-    import numpy as np
+class Windows:
+    """Consecutive (inputs, targets) windows (T, B) cut from one long stream of random ids.
 
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        ids = rng.integers(0, K, size=(T + 1, B))
-        out.append((ids[:-1], ids[1:]))
-    return out
+    No window repeats within a measurement, so no model can memorise them
+    (a handful of repeated random batches is learnt by heart, and a model
+    that keeps training on them eventually diverges).
+    """
+
+    def __init__(self, B, T, seed=0, tokens=1 << 20):
+        import numpy as np
+
+        self.T, self.B = T, B
+        self.n = max(1, tokens // (T * B))
+        self.ids = np.random.default_rng(seed).integers(0, K, size=self.n * T * B + 1)
+        self.i = 0
+
+    def next(self):
+        start = (self.i % self.n) * self.T * self.B
+        self.i += 1
+        chunk = self.ids[start:start + self.T * self.B + 1]
+        return chunk[:-1].reshape(self.T, self.B), chunk[1:].reshape(self.T, self.B)
 
 
 def package_step(cell, B, T, H, dtype):
@@ -94,12 +105,11 @@ def package_step(cell, B, T, H, dtype):
 
     params = rnn.init_params(K, H, cell=cell, init="scaled", seed=0, dtype=dtype)
     optimizer = rnn.make_optimizer("adam", LR_ADAM)
-    data = batches(B, T)
-    box = {"state": None, "i": 0}
+    data = Windows(B, T)
+    box = {"state": None}
 
     def step():
-        inputs, targets = data[box["i"] % len(data)]
-        box["i"] += 1
+        inputs, targets = data.next()
         _, box["state"] = train_step(params, optimizer, inputs, targets, box["state"], clip=CLIP)
 
     return step
@@ -116,15 +126,14 @@ def torch_step(cell, B, T, H, dtype):
     lin = torch.nn.Linear(H, K, dtype=tdtype)
     params = list(mod.parameters()) + list(lin.parameters())
     optimizer = torch.optim.Adam(params, lr=LR_ADAM)
-    data = [(torch.from_numpy(x), torch.from_numpy(y).reshape(-1)) for x, y in batches(B, T)]
-    box = {"state": None, "i": 0}
+    data = Windows(B, T)
+    box = {"state": None}
 
     def step():
-        inputs, targets = data[box["i"] % len(data)]
-        box["i"] += 1
+        inputs, targets = (torch.from_numpy(a) for a in data.next())
         x = F.one_hot(inputs, K).to(tdtype)  # (T, B, K)
         out, state = mod(x, box["state"])
-        loss = F.cross_entropy(lin(out).reshape(-1, K), targets)
+        loss = F.cross_entropy(lin(out).reshape(-1, K), targets.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_value_(params, CLIP)
@@ -145,8 +154,8 @@ def minchar_step(cell, B, T, H, dtype):
     bh, by = np.zeros((H, 1), dtype), np.zeros((K, 1), dtype)
     params = [Wxh, Whh, Why, bh, by]
     memory = [np.zeros_like(p) for p in params]
-    data = [(x[:, 0].tolist(), y[:, 0].tolist()) for x, y in batches(1, T)]
-    box = {"h": np.zeros((H, 1), dtype), "i": 0}
+    data = Windows(1, T)
+    box = {"h": np.zeros((H, 1), dtype)}
 
     def loss_fun(inputs, targets, hprev):
         xs, hs, ps = {}, {-1: hprev}, {}
@@ -177,8 +186,7 @@ def minchar_step(cell, B, T, H, dtype):
         return loss, grads, hs[len(inputs) - 1]
 
     def step():
-        inputs, targets = data[box["i"] % len(data)]
-        box["i"] += 1
+        inputs, targets = (a[:, 0].tolist() for a in data.next())
         _, grads, box["h"] = loss_fun(inputs, targets, box["h"])
         for p, g, m in zip(params, grads, memory):  # Adagrad
             m += g * g

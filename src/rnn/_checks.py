@@ -55,12 +55,13 @@ def check_shape(func: str, name: str, a: np.ndarray, expected: tuple, labels: st
 def check_ids(func: str, name: str, y, K: int) -> np.ndarray:
     """Return integer class ids ``y`` as an ndarray after checking range and dtype."""
     y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":  # signed or unsigned integers
         raise ValueError(
             f"{func}: {name} must hold integer class ids, got dtype {y.dtype}; "
             f"convert it with {name}.astype(np.int64)"
         )
-    if y.size and (y.min() < 0 or y.max() >= K):
+    # one pass: read as unsigned, a negative id is larger than any valid one
+    if y.size and y.view(f"u{y.itemsize}").max() >= K:
         raise ValueError(
             f"{func}: {name} holds ids in [{y.min()}, {y.max()}] but must lie in "
             f"[0, {K - 1}] for K = {K} classes"

@@ -129,7 +129,8 @@ def input_term(x, ids: bool, U_all, b_all, out) -> None:
     For token ids this is a gather of rows of ``U_all.T`` (no product at all).
     """
     if ids:
-        np.take(np.ascontiguousarray(U_all.T), x.reshape(-1), axis=0, out=out)
+        # mode="clip": the ids are checked already, and mode="raise" would buffer `out`
+        np.take(np.ascontiguousarray(U_all.T), x.reshape(-1), axis=0, out=out, mode="clip")
     else:
         np.dot(x.reshape(-1, x.shape[2]), U_all.T, out=out)
     out += b_all

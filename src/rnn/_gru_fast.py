@@ -87,20 +87,23 @@ def layer_forward(x, state0, params):
     hn = np.empty((T, B, H), dtype)
     hs[0] = state0[0]
     a, tmp = np.empty((B, 3 * H), dtype), np.empty((B, H), dtype)
-    for t, (rz, r, z, n) in enumerate(zip(gates[:, :, :2 * H], gates[:, :, :H],
-                                          gates[:, :, H:2 * H], gates[:, :, 2 * H:])):
-        np.dot(hs[t], WsT, out=a)  # the recurrent terms of r, z (halved) and n
-        np.add(rz, a[:, :2 * H], out=rz)
+    a_rz, a_n = a[:, :2 * H], a[:, 2 * H:]
+    h_l = list(hs)  # views made once: the loop only calls NumPy
+    for rz, r, z, n, hn_t, h_prev, h_t in zip(gates[:, :, :2 * H], gates[:, :, :H],
+                                               gates[:, :, H:2 * H], gates[:, :, 2 * H:], hn,
+                                               h_l, h_l[1:]):
+        np.dot(h_prev, WsT, out=a)  # the recurrent terms of r, z (halved) and n
+        np.add(rz, a_rz, out=rz)
         np.tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5  # r, z = σ(...)
-        np.add(a[:, 2 * H:], bh_n, out=hn[t])  # W_n h(t-1) + bh_n
-        np.multiply(r, hn[t], out=tmp)
+        np.add(a_n, bh_n, out=hn_t)  # W_n h(t-1) + bh_n
+        np.multiply(r, hn_t, out=tmp)
         np.add(n, tmp, out=n)
         np.tanh(n, out=n)  # n = tanh(U_n x(t) + b_n + r ⊙ (W_n h(t-1) + bh_n))
-        np.subtract(hs[t], n, out=tmp)
+        np.subtract(h_prev, n, out=tmp)
         tmp *= z
-        np.add(n, tmp, out=hs[t + 1])  # h(t) = n + z ⊙ (h(t-1) - n)
+        np.add(n, tmp, out=h_t)  # h(t) = n + z ⊙ (h(t-1) - n)
     # --8<-- [end:fast-forward]
     return hs[1:], GRUFastCache(x, ids, hs, gates, hn, U_all, W_all), hs[T][None]
 
@@ -140,16 +143,19 @@ def layer_backward(dh, cache, dstate=None):
     # --8<-- [end:fast-backward-coefficients]
     # --8<-- [start:fast-backward-loop]
     g, g_next, tmp = np.empty((B, H), dtype), np.empty((B, H), dtype), np.empty((B, H), dtype)
-    for t in reversed(range(T)):
-        if t == T - 1:
-            g[...] = dh[t] if dh_last is None else dh[t] + dh_last
-        else:
-            np.dot(dah[t + 1], W_all, out=g)  # through the three gates of step t+1
-            np.add(g, dh[t], out=g)
-            np.multiply(g_next, z[t + 1], out=tmp)
-            np.add(g, tmp, out=g)  # + the direct path h(t+1) = ... + z ⊙ h(t)
-        x3[t] *= g[:, None, :]  # dL/dh(t) times the factors
-        h3[t] *= g[:, None, :]
+    g_next[...] = dh[T - 1] if dh_last is None else dh[T - 1] + dh_last
+    dah_l, z_l = list(dah), list(z)
+    x3[T - 1] *= g_next[:, None, :]
+    h3[T - 1] *= g_next[:, None, :]
+    for x3_t, h3_t, dh_t, dah_next, z_next in zip(x3[-2::-1], h3[-2::-1], dh[-2::-1],
+                                                  dah_l[:0:-1], z_l[:0:-1]):
+        np.dot(dah_next, W_all, out=g)  # through the three gates of step t+1
+        np.add(g, dh_t, out=g)
+        np.multiply(g_next, z_next, out=tmp)
+        np.add(g, tmp, out=g)  # + the direct path h(t+1) = ... + z ⊙ h(t): dL/dh(t)
+        g3 = g[:, None, :]
+        x3_t *= g3  # dL/dh(t) times the factors
+        h3_t *= g3
         g, g_next = g_next, g
     dh0 = dah[0] @ W_all
     np.multiply(g_next, z[0], out=tmp)

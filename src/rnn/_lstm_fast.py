@@ -106,17 +106,20 @@ def layer_forward(x, state0, params):
     hs[0], ss[0] = state0
     a, tmp = np.empty((B, 4 * H), dtype), np.empty((B, H), dtype)
     g4 = gates.reshape(T, B, 4, H)
-    for t, (z, i, f, g, o) in enumerate(zip(gates, g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3])):
-        np.dot(hs[t], WsT, out=a)  # all four recurrent terms, the sigmoid ones halved
+    h_l, s_l = list(hs), list(ss)  # views made once: the loop only calls NumPy
+    for z, i, f, g, o, h_prev, h_t, s_prev, s_t, th in zip(
+            gates, g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3],
+            h_l, h_l[1:], s_l, s_l[1:], tanh_s):
+        np.dot(h_prev, WsT, out=a)  # all four recurrent terms, the sigmoid ones halved
         np.add(a, z, out=z)
         np.tanh(z, out=z)  # tanh(a/2) for i, f, o and tanh(a) for g, in one call
         z *= scale
         z += offset  # i, f, o: (1 + tanh(a/2)) / 2 = σ(a); g unchanged
-        np.multiply(f, ss[t], out=ss[t + 1])
+        np.multiply(f, s_prev, out=s_t)
         np.multiply(i, g, out=tmp)
-        np.add(ss[t + 1], tmp, out=ss[t + 1])  # s(t) = f ⊙ s(t-1) + i ⊙ g
-        np.tanh(ss[t + 1], out=tanh_s[t])
-        np.multiply(o, tanh_s[t], out=hs[t + 1])  # h(t) = o ⊙ tanh(s(t))
+        np.add(s_t, tmp, out=s_t)  # s(t) = f ⊙ s(t-1) + i ⊙ g
+        np.tanh(s_t, out=th)
+        np.multiply(o, th, out=h_t)  # h(t) = o ⊙ tanh(s(t))
     # --8<-- [end:fast-forward]
     cache = LSTMFastCache(x, ids, hs, ss, tanh_s, gates, U_all, W_all)
     return hs[1:], cache, np.stack([hs[T], ss[T]])
@@ -153,20 +156,21 @@ def layer_backward(dh, cache, dstate=None):
     ds_dh *= o  # dL/ds(t) gets dL/dh(t) ⊙ o ⊙ (1 - tanh²(s(t)))
     # --8<-- [end:fast-backward-coefficients]
     # --8<-- [start:fast-backward-loop]
-    gh, ds = np.empty((B, H), dtype), np.zeros((B, H), dtype)  # dL/dh(t), dL/ds(t)
+    gh, ds = np.empty((B, H), dtype), np.empty((B, H), dtype)  # dL/dh(t), dL/ds(t)
     carry = np.zeros((B, H), dtype) if ds_last is None else np.array(ds_last, dtype)
-    d_ifg = d4[:, :, :3]
-    for t in reversed(range(T)):
-        if t == T - 1:
-            gh[...] = dh[t] if dh_last is None else dh[t] + dh_last
-        else:
-            np.dot(da[t + 1], W_all, out=gh)  # through the four gates of step t+1
-            np.add(gh, dh[t], out=gh)  # + from above
-        np.multiply(gh, ds_dh[t], out=ds)
+    ds3 = ds[:, None, :]  # to scale the three blocks i, f, g at once
+    gh[...] = dh[T - 1] if dh_last is None else dh[T - 1] + dh_last
+    da_l = list(da)
+    for t, (da_t, d_ifg, d_o, c_t, f_t, dh_t) in enumerate(zip(
+            da_l[::-1], d4[::-1, :, :3], d4[::-1, :, 3], ds_dh[::-1], f[::-1], dh[::-1])):
+        if t:  # every step but the last one: dL/dh(t) through the gates of step t+1
+            np.dot(da_l[T - t], W_all, out=gh)
+            np.add(gh, dh_t, out=gh)  # + from above
+        np.multiply(gh, c_t, out=ds)
         np.add(ds, carry, out=ds)  # dL/ds(t): through h(t) and from s(t+1)
-        d_ifg[t] *= ds[:, None, :]  # i, f, g: scaled by dL/ds(t)
-        d4[t, :, 3] *= gh  # o: scaled by dL/dh(t)
-        np.multiply(ds, f[t], out=carry)  # dL/ds(t-1) through s(t) = f ⊙ s(t-1) + ...
+        d_ifg *= ds3  # i, f, g: scaled by dL/ds(t)
+        d_o *= gh  # o: scaled by dL/dh(t)
+        np.multiply(ds, f_t, out=carry)  # dL/ds(t-1) through s(t) = f ⊙ s(t-1) + ...
     dh0 = da[0] @ W_all
     da2 = da.reshape(T * B, 4 * H)
     dW_all = da2.T @ hs[:-1].reshape(T * B, H)

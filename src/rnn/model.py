@@ -51,6 +51,7 @@ import numpy as np
 
 from . import gru, lstm, rnn_cell
 from ._checks import check_ids, check_int, check_shape
+from ._flat import FlatDict
 from .initializers import SCHEMES, init_weight
 from .losses import output_backward, output_cross_entropy, output_forward, softmax_cross_entropy
 
@@ -173,7 +174,9 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
     Returns
     -------
     params : dict of str to ndarray
-        Keys as described in the module docstring.
+        Keys as described in the module docstring. The arrays are views of
+        one buffer (a :class:`rnn._flat.FlatDict`, a ``dict`` subclass), so
+        that an optimiser step is one pass over all of them.
     """
     func = "init_params"
     _check_cell(func, cell)
@@ -190,7 +193,7 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
             params[param_key(name, layer)] = value
     params["V"] = init_weight("output", shapes["V"], rng, init, dtype)
     params["c"] = np.zeros(K, dtype)
-    return params
+    return FlatDict(params, dtype)  # a dict whose arrays share one buffer (rnn._flat)
 
 
 def count_params(params: dict) -> int:
@@ -236,6 +239,9 @@ def hidden_for_budget(K: int, budget: int, *, cell: str = "rnn", layers: int = 1
     return (lo, below) if budget - below <= above - budget else (lo + 1, above)
 
 
+_INFO_CACHE: dict = {}  # (keys, V's shape) -> ModelInfo: what model_info reads, nothing else
+
+
 def model_info(params: dict) -> ModelInfo:
     """Read ``(cell, layers, K, H)`` off a parameter dict.
 
@@ -244,6 +250,19 @@ def model_info(params: dict) -> ModelInfo:
     ValueError
         If the dict does not hold a complete, consistent model.
     """
+    if isinstance(params, dict) and "V" in params:
+        key = (tuple(params), np.shape(params["V"]))
+        info = _INFO_CACHE.get(key)
+        if info is None:
+            info = _model_info(params)
+            if len(_INFO_CACHE) > 100:
+                _INFO_CACHE.clear()
+            _INFO_CACHE[key] = info
+        return info
+    return _model_info(params)
+
+
+def _model_info(params: dict) -> ModelInfo:
     if not isinstance(params, dict) or "V" not in params or "c" not in params:
         raise ValueError("params must be a dict holding at least 'V' (K, H) and 'c' (K,); "
                          "create one with rnn.init_params(K, H)")
@@ -298,7 +317,7 @@ def _run(params, info, inputs, state0, fast=True):
         x, cache, state = layer_forward(x, state0[layer], p)  # x becomes this layer's h
         caches.append(cache)
         last.append(state)
-    return x, caches, np.stack(last)
+    return x, caches, (last[0][None] if layers == 1 else np.stack(last))
 
 
 def forward(params: dict, inputs, state0=None, *, fast: bool = True):
@@ -353,7 +372,9 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     -------
     loss : float
     grads : dict of str to ndarray
-        dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...).
+        dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...),
+        in the order of ``params``; on the fast path (one dtype) a
+        :class:`rnn._flat.FlatDict`.
     state : ndarray of shape (L, S, B, H)
         Recurrent state after the last step.
     """
@@ -379,4 +400,7 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         dh, _, g = layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
         for name, value in g.items():
             grads[param_key(name, layer)] = value
-    return loss, {k: grads[k] for k in params}, state
+    grads = {k: grads[k] for k in params}
+    if fast and len({g.dtype for g in grads.values()}) == 1:
+        grads = FlatDict(grads)  # one buffer: clipping and the optimiser step are one pass each
+    return loss, grads, state

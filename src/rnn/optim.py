@@ -25,13 +25,23 @@ with default options (no momentum, no weight decay), step for step:
 Default learning rates (:data:`DEFAULT_LR`): Adam 2e-3, Adagrad 0.1 (as
 min-char-rnn), SGD 1.0 (plain SGD on a mean per-character loss needs a
 large step; clipping keeps it stable).
+
+Speed: every update writes into one scratch array (``out=``) instead of
+creating a temporary per operation, and when the parameters and the
+gradients are :class:`rnn._flat.FlatDict` s with one layout (what
+``rnn.init_params`` and ``rnn.loss_and_grads`` return) the optimiser and the
+clipping functions make one pass over the whole buffer instead of one per
+array. The numbers are the same either way.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import check_number
+from ._flat import FlatDict, arrays_of, flat_pair
 
 __all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "DEFAULT_LR", "make_optimizer",
            "clip_elementwise", "clip_global_norm"]
@@ -82,12 +92,34 @@ class _Optimizer:
         grads : dict of str to ndarray
             Same keys and shapes as ``params``.
         """
+        p_flat, g_flat = flat_pair(params, grads)
+        if p_flat is not None:  # one pass over the whole buffer
+            self.t += 1
+            self._update(p_flat, g_flat, {s: self._flat_slot(s, params) for s in self._slots})
+            return
         _check_grads(f"{self.name}.step", params, grads)
         self.t += 1
-        for k in params:
-            self._update(k, params[k], np.asarray(grads[k], dtype=params[k].dtype))
+        for k, p in params.items():
+            g = np.asarray(grads[k], dtype=p.dtype)
+            self._update(p, g, {s: self._slot(s, k, p) for s in self._slots})
 
-    def _update(self, key, p, g):  # pragma: no cover - abstract
+    def _flat_slot(self, slot: str, params: FlatDict) -> np.ndarray:
+        """The state ``slot`` as one buffer laid out like ``params`` (built on first use)."""
+        current = self.state[slot]
+        dtype = params.flat.dtype
+        if type(current) is FlatDict and current.layout == params.layout:
+            buf = current.flat
+            if buf is not None and buf.dtype == dtype:
+                return buf
+        arrays = {}
+        for key, shape in params.layout:  # what is there (e.g. loaded), else zeros
+            arrays[key] = current[key] if key in current else np.zeros(shape, dtype)
+            if arrays[key].shape != shape:
+                self._slot(slot, key, params[key])  # raises: the state belongs to another model
+        self.state[slot] = FlatDict(arrays, dtype)
+        return self.state[slot].flat
+
+    def _update(self, p, g, state):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -140,7 +172,7 @@ class SGD(_Optimizer):
 
     name = "sgd"
 
-    def _update(self, key, p, g):
+    def _update(self, p, g, state):
         p -= self.lr * g
 
 
@@ -166,8 +198,8 @@ class Adagrad(_Optimizer):
         super().__init__(lr)
         self.eps = check_number("Adagrad", "eps", eps, low=0.0)
 
-    def _update(self, key, p, g):
-        mem = self._slot("mem", key, p)
+    def _update(self, p, g, state):
+        mem = state["mem"]  # the sum of squared gradients of p (same shape)
         mem += g * g
         p -= self.lr * (g / (np.sqrt(mem) + self.eps))
 # --8<-- [end:adagrad]
@@ -196,16 +228,21 @@ class Adam(_Optimizer):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = check_number("Adam", "eps", eps, low=0.0)
 
-    def _update(self, key, p, g):
-        m = self._slot("m", key, p)
-        v = self._slot("v", key, p)
+    def _update(self, p, g, state):
+        m, v, tmp = state["m"], state["v"], np.empty_like(p)
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        m += np.multiply(g, 1.0 - self.beta1, out=tmp)  # m = beta1 m + (1 - beta1) g
         v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp  # v = beta2 v + (1 - beta2) g^2
         step_size = self.lr / (1.0 - self.beta1 ** self.t)
-        denom = np.sqrt(v) / np.sqrt(1.0 - self.beta2 ** self.t) + self.eps
-        p -= step_size * (m / denom)
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1.0 - self.beta2 ** self.t)
+        tmp += self.eps  # sqrt(v / (1 - beta2^t)) + eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p -= tmp
 
 
 #: Optimiser classes by name.
@@ -240,7 +277,7 @@ def clip_elementwise(grads: dict, limit: float = 5.0) -> dict:
         The same dict, for chaining.
     """
     check_number("clip_elementwise", "limit", limit, low=0, low_open=True)
-    for g in grads.values():
+    for g in arrays_of(grads):  # each array, or the one buffer they share (rnn._flat)
         np.clip(g, -limit, limit, out=g)
     return grads
 
@@ -261,10 +298,10 @@ def clip_global_norm(grads: dict, max_norm: float) -> float:
     """
     check_number("clip_global_norm", "max_norm", max_norm, low=0, low_open=True)
     norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
-                             for g in grads.values())))
+                             for g in arrays_of(grads))))
     if np.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
-        for g in grads.values():
+        for g in arrays_of(grads):
             g *= scale
     return norm
 # --8<-- [end:clip]

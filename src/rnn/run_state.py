@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._flat import FlatDict
 from .checkpoint import load_checkpoint, rng_from_state
 from .config import TrainConfig, options
 from .corpus import default_corpus, load_text
@@ -133,7 +134,7 @@ class RunState:
                                 seed=rng, dtype=dtype)
         else:
             _check_same_model("params", model_info(params), cfg, K)
-            fresh = {k: np.array(v, dtype=dtype) for k, v in params.items()}
+            fresh = FlatDict(params, dtype)  # a copy, in one buffer (rnn._flat)
         batcher = (StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch)
                    if cfg.batching == "stream" else None)
         return cls(fresh, make_optimizer(cfg.optim, cfg.lr), rng, batcher,
@@ -172,7 +173,7 @@ class RunState:
             raise ValueError(f"the training text ({corpus.description}) is not the text the "
                              f"checkpoint {path} was trained on; resume with the same --data, or "
                              f"start a new run")
-        params = {k: np.array(v) for k, v in ckpt.params.items()}
+        params = FlatDict(ckpt.params)  # a copy, in one buffer (rnn._flat)
         _check_same_model(f"checkpoint {path}: its weights", model_info(params), cfg, ckpt.vocab.size)
         needed = ["initial_loss", "smooth_loss"] + (["state"] if cfg.batching == "stream" else [])
         missing = [k for k in needed if k not in extra]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._flat import arrays_of
 from .checkpoint import save_checkpoint
 from .config import DEFAULT_MINUTES, TrainConfig
 from .data import Vocab, validation_windows
@@ -136,7 +137,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
     if not math.isfinite(loss):
         raise TrainingDiverged(f"the loss became {loss}")
-    if not all(np.isfinite(g).all() for g in grads.values()):
+    if not all(np.isfinite(g).all() for g in arrays_of(grads)):  # one buffer: rnn._flat
         raise TrainingDiverged(f"a gradient became NaN or infinite (the loss was {loss:.4g})")
     if max_loss is not None and loss > max_loss:
         raise TrainingDiverged(f"the loss {loss:.4g} exceeded max_loss = {max_loss:.4g}")

@@ -45,6 +45,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 K = 65  # the vocabulary of the issue's measurements (tiny-shakespeare's size)
 CLIP, LR_ADAM, LR_ADAGRAD = 5.0, 2e-3, 0.1
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -115,30 +117,89 @@ def package_step(cell, B, T, H, dtype):
     return step
 
 
-def torch_step(cell, B, T, H, dtype):
-    """The same step with torch's standard modules (one-hot input, as the model reads)."""
+def torch_model(cell, H, dtype, params=None, seed=0, vocab=K):
+    """torch's RNN/LSTM/GRU and Linear for the model (``vocab`` inputs and outputs, H units).
+
+    Without ``params`` torch initialises them. With a parameter dict of the
+    package (one layer) they get its weights, and the same parametrisation:
+    torch keeps two biases per gate where the package keeps their sum (and,
+    for the GRU candidate, ``bh_n`` apart), so the extra torch biases start at
+    0 and a gradient hook keeps them there; with two trained copies of one
+    bias Adam would move their sum twice as fast.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    tdtype = getattr(torch, dtype)
+    mod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](vocab, H,
+                                                                                 dtype=tdtype)
+    lin = torch.nn.Linear(H, vocab, dtype=tdtype)
+    if params is not None:
+        gates = {"rnn": [""], "lstm": ["_i", "_f", "_g", "_o"], "gru": ["_r", "_z", "_n"]}[cell]
+        cat = lambda name: torch.tensor(np.concatenate([params[name + g] for g in gates]))  # noqa: E731
+        keep = torch.zeros(len(gates) * H, dtype=tdtype)  # entries of bias_hh that train
+        with torch.no_grad():
+            mod.weight_ih_l0.copy_(cat("U"))
+            mod.weight_hh_l0.copy_(cat("W"))
+            mod.bias_ih_l0.copy_(cat("b"))
+            mod.bias_hh_l0.zero_()
+            if cell == "gru":  # the candidate's hidden-side bias is a parameter of its own
+                mod.bias_hh_l0[2 * H:] = torch.tensor(params["bh_n"])
+                keep[2 * H:] = 1
+            lin.weight.copy_(torch.tensor(params["V"]))
+            lin.bias.copy_(torch.tensor(params["c"]))
+        mod.bias_hh_l0.register_hook(lambda g: g * keep)
+    return mod, lin
+
+
+def params_from_torch(mod, lin, cell):
+    """The package's parameter dict of the torch model (to evaluate it with rnn.train.evaluate)."""
+    get = lambda t: t.detach().numpy().copy()  # noqa: E731
+    H = mod.hidden_size
+    w_ih, w_hh, b_ih, b_hh = (get(getattr(mod, f"{n}_l0"))
+                              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    gates = {"rnn": [""], "lstm": ["_i", "_f", "_g", "_o"], "gru": ["_r", "_z", "_n"]}[cell]
+    params = {}
+    for k, g in enumerate(gates):
+        rows = slice(k * H, (k + 1) * H)
+        params["U" + g], params["W" + g], params["b" + g] = w_ih[rows], w_hh[rows], b_ih[rows] + b_hh[rows]
+    if cell == "gru":
+        params["b_n"], params["bh_n"] = b_ih[2 * H:], b_hh[2 * H:]
+    params["V"], params["c"] = get(lin.weight), get(lin.bias)
+    return params
+
+
+def torch_trainer(mod, lin, cell, lr=LR_ADAM, clip=CLIP):
+    """``step(inputs, targets, state) -> (loss, state)``: one training step in torch (ids as numpy)."""
     import torch
     import torch.nn.functional as F
 
-    torch.manual_seed(0)
-    tdtype = getattr(torch, dtype)
-    mod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](K, H, dtype=tdtype)
-    lin = torch.nn.Linear(H, K, dtype=tdtype)
     params = list(mod.parameters()) + list(lin.parameters())
-    optimizer = torch.optim.Adam(params, lr=LR_ADAM)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    dtype, vocab = lin.weight.dtype, lin.out_features
+
+    def step(inputs, targets, state):
+        x = F.one_hot(torch.from_numpy(inputs), vocab).to(dtype)  # (T, B, K)
+        out, state = mod(x, state)
+        loss = F.cross_entropy(lin(out).reshape(-1, vocab), torch.from_numpy(targets).reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, clip)
+        optimizer.step()
+        state = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
+        return loss.item(), state
+
+    return step
+
+
+def torch_step(cell, B, T, H, dtype):
+    """The same step with torch's standard modules (one-hot input, as the model reads)."""
+    train = torch_trainer(*torch_model(cell, H, dtype), cell)
     data = Windows(B, T)
     box = {"state": None}
 
     def step():
-        inputs, targets = (torch.from_numpy(a) for a in data.next())
-        x = F.one_hot(inputs, K).to(tdtype)  # (T, B, K)
-        out, state = mod(x, box["state"])
-        loss = F.cross_entropy(lin(out).reshape(-1, K), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(params, CLIP)
-        optimizer.step()
-        box["state"] = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
+        _, box["state"] = train(*data.next(), box["state"])
 
     return step
 

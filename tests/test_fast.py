@@ -205,7 +205,7 @@ def test_the_time_loops_allocate_no_arrays(cell):
     and arithmetic is in place (``*=``): arithmetic operators that would create an array
     appear only inside indices. (Views, like ``g[:, None, :]``, allocate no data.)"""
     module = FAST_MODULES[cell]
-    for func in (module.layer_forward, module.layer_backward):
+    for func in (module.forward, module.layer_backward):
         loops = _loops(func)
         assert loops, func
         for loop in loops:

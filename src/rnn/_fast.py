@@ -123,17 +123,18 @@ def one_hot_rows(ids, D: int, dtype) -> np.ndarray:
     return out
 
 
-def input_term(x, ids: bool, U_all, b_all, out) -> None:
-    """Write ``x(t) @ U_all.T + b_all`` for every step into ``out`` (T*B, nH).
+def input_term(x, ids: bool, UT, b, out) -> None:
+    """Write ``x(t) @ UT + b`` for every step into ``out`` (T*B, nH).
 
-    For token ids this is a gather of rows of ``U_all.T`` (no product at all).
+    ``UT`` (D, nH) is the transposed input weights. For token ids this is a
+    gather of rows of ``UT`` (no product at all), which needs ``UT`` contiguous.
     """
     if ids:
         # mode="clip": the ids are checked already, and mode="raise" would buffer `out`
-        np.take(np.ascontiguousarray(U_all.T), x.reshape(-1), axis=0, out=out, mode="clip")
+        np.take(UT, x.reshape(-1), axis=0, out=out, mode="clip")
     else:
-        np.dot(x.reshape(-1, x.shape[2]), U_all.T, out=out)
-    out += b_all
+        np.dot(x.reshape(-1, x.shape[2]), UT, out=out)
+    out += b
 
 
 def input_grads(x, ids: bool, dA, U_all):

@@ -25,7 +25,8 @@ import numpy as np
 from . import _fast
 from ._checks import as_float_array, check_cache, check_shape, split_state_grad
 
-__all__ = ["GRUFastCache", "layer_forward", "layer_backward"]
+__all__ = ["GRUFastCache", "GRUWeights", "prepare", "forward", "layer_forward",
+           "layer_backward"]
 
 GATES = ("r", "z", "n")  # torch's order, as rnn.gru.pack_gru
 NAMES = ("U_r", "W_r", "b_r", "U_z", "W_z", "b_z", "U_n", "W_n", "b_n", "bh_n")
@@ -64,6 +65,35 @@ class GRUFastCache(NamedTuple):
         return self.hs[1:]
 
 
+class GRUWeights(NamedTuple):
+    """One layer's weights as the fast forward pass reads them (:func:`prepare`)."""
+
+    U_all: np.ndarray  # (3H, D), for the backward pass
+    W_all: np.ndarray  # (3H, H), for the backward pass
+    UsT: np.ndarray  # (D, 3H): U_all.T with the columns of r and z halved
+    WsT: np.ndarray  # (H, 3H): W_all.T likewise
+    bs: np.ndarray  # (3H,): b_all likewise
+    bh_n: np.ndarray  # (H,)
+
+
+def prepare(params, dtype, ids: bool = False) -> GRUWeights:
+    """The weights of one layer in ``dtype``, laid out for :func:`forward` (after a check).
+
+    σ(a) = (1 + tanh(a/2)) / 2: the rows of U, W and b that feed r and z are
+    halved (exact in binary floating point).
+    """
+    arrays, H, _ = _fast.gated_params("layer_forward", params, NAMES, "a GRU")
+    return _prepare(arrays, H, dtype)
+
+
+def _prepare(arrays, H, dtype):
+    U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
+    scale = np.where(np.arange(3 * H) < 2 * H, 0.5, 1.0).astype(dtype)
+    return GRUWeights(U_all, W_all, np.multiply(U_all.T, scale, order="C"),
+                      np.multiply(W_all.T, scale, order="C"), b_all * scale,
+                      arrays["bh_n"].astype(dtype, copy=False))
+
+
 def layer_forward(x, state0, params):
     """The GRU layer over a sequence: h (T, B, H), the cache and the state (1, B, H).
 
@@ -74,15 +104,19 @@ def layer_forward(x, state0, params):
     x, ids, T, B = _fast.layer_inputs(func, x, D)
     state0 = _fast.check_state0(func, state0, 1, B, H)
     dtype = _fast.compute_dtype(x, ids, (state0, *arrays.values()))
-    U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
-    bh_n = arrays["bh_n"].astype(dtype, copy=False)
-    if not ids:
-        x = x.astype(dtype, copy=False)
+    return forward(_prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
+                   state0)
+
+
+def forward(weights: GRUWeights, x, ids: bool, state0):
+    """:func:`layer_forward` after the checks: prepared weights, x and state0 (1, B, H) as given."""
+    U_all, W_all, UsT, WsT, bs, bh_n = weights
+    T, B = x.shape[:2]
+    H = W_all.shape[1]
+    dtype = W_all.dtype
     # --8<-- [start:fast-forward]
     gates = np.empty((T, B, 3 * H), dtype)  # r, z, n: first the input terms of every step
-    _fast.input_term(x, ids, U_all, b_all, out=gates.reshape(T * B, 3 * H))
-    gates[:, :, :2 * H] *= 0.5  # σ(a) = (1 + tanh(a/2)) / 2 for r and z
-    WsT = np.concatenate([0.5 * W_all[:2 * H], W_all[2 * H:]]).T
+    _fast.input_term(x, ids, UsT, bs, out=gates.reshape(T * B, 3 * H))  # (halved for r, z)
     hs = np.empty((T + 1, B, H), dtype)
     hn = np.empty((T, B, H), dtype)
     hs[0] = state0[0]
@@ -96,7 +130,7 @@ def layer_forward(x, state0, params):
         np.add(rz, a_rz, out=rz)
         np.tanh(rz, out=rz)
         rz *= 0.5
-        rz += 0.5  # r, z = σ(...)
+        rz += 0.5  # r, z = σ(...) = (1 + tanh(a/2)) / 2
         np.add(a_n, bh_n, out=hn_t)  # W_n h(t-1) + bh_n
         np.multiply(r, hn_t, out=tmp)
         np.add(n, tmp, out=n)

@@ -30,7 +30,8 @@ import numpy as np
 from . import _fast
 from ._checks import as_float_array, check_cache, check_shape, split_state_grad
 
-__all__ = ["LSTMFastCache", "layer_forward", "layer_backward"]
+__all__ = ["LSTMFastCache", "LSTMWeights", "prepare", "forward", "layer_forward",
+           "layer_backward"]
 
 GATES = ("i", "f", "g", "o")  # torch's order, as rnn.lstm.pack_lstm
 NAMES = ("U_i", "W_i", "b_i", "U_f", "W_f", "b_f", "U_o", "W_o", "b_o", "U_g", "W_g", "b_g")
@@ -75,11 +76,35 @@ class LSTMFastCache(NamedTuple):
         return self.ss[1:]
 
 
-def _half(H: int, dtype, sigmoid_blocks) -> tuple:
-    """Per-column scale (1/2 on sigmoid gates, 1 on tanh ones) and offset (1/2, 0), shape (nH,)."""
-    scale = np.repeat(np.where(sigmoid_blocks, 0.5, 1.0), H).astype(dtype)
-    offset = np.repeat(np.where(sigmoid_blocks, 0.5, 0.0), H).astype(dtype)
-    return scale, offset
+class LSTMWeights(NamedTuple):
+    """One layer's weights as the fast forward pass reads them (:func:`prepare`)."""
+
+    U_all: np.ndarray  # (4H, D), for the backward pass
+    W_all: np.ndarray  # (4H, H), for the backward pass
+    UsT: np.ndarray  # (D, 4H): U_all.T with the columns of i, f, o halved
+    WsT: np.ndarray  # (H, 4H): W_all.T likewise
+    bs: np.ndarray  # (4H,): b_all likewise
+    scale: np.ndarray  # (4H,): 1/2 on i, f, o and 1 on g ...
+    offset: np.ndarray  # (4H,): ... and 1/2, 0: σ(a) = scale * tanh(a/2) + offset
+
+
+def prepare(params, dtype, ids: bool = False) -> LSTMWeights:
+    """The weights of one layer in ``dtype``, laid out for :func:`forward` (after a check).
+
+    σ(a) = (1 + tanh(a/2)) / 2: halving the rows of U, W and b that feed the
+    sigmoid gates (exact in binary floating point) lets one tanh serve all four.
+    """
+    arrays, H, _ = _fast.gated_params("layer_forward", params, NAMES, "an LSTM")
+    return _prepare(arrays, H, dtype)
+
+
+def _prepare(arrays, H, dtype):
+    U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
+    sigmoid = np.repeat([True, True, False, True], H)  # i, f, g, o
+    scale = np.where(sigmoid, 0.5, 1.0).astype(dtype)
+    offset = np.where(sigmoid, 0.5, 0.0).astype(dtype)
+    return LSTMWeights(U_all, W_all, np.multiply(U_all.T, scale, order="C"),
+                       np.multiply(W_all.T, scale, order="C"), b_all * scale, scale, offset)
 
 
 def layer_forward(x, state0, params):
@@ -88,19 +113,23 @@ def layer_forward(x, state0, params):
     See :func:`rnn.lstm.layer_forward`.
     """
     func = "layer_forward"
-    arrays, H, D = _fast.gated_params(func, params, NAMES, "rnn.lstm")
+    arrays, H, D = _fast.gated_params(func, params, NAMES, "an LSTM")
     x, ids, T, B = _fast.layer_inputs(func, x, D)
     state0 = _fast.check_state0(func, state0, 2, B, H)
     dtype = _fast.compute_dtype(x, ids, (state0, *arrays.values()))
-    U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
-    if not ids:
-        x = x.astype(dtype, copy=False)
-    scale, offset = _half(H, dtype, [True, True, False, True])
+    return forward(_prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
+                   state0)
+
+
+def forward(weights: LSTMWeights, x, ids: bool, state0):
+    """:func:`layer_forward` after the checks: prepared weights, x and state0 (2, B, H) as given."""
+    U_all, W_all, UsT, WsT, bs, scale, offset = weights
+    T, B = x.shape[:2]
+    H = W_all.shape[1]
+    dtype = W_all.dtype
     # --8<-- [start:fast-forward]
     gates = np.empty((T, B, 4 * H), dtype)  # i, f, g, o: first the input terms of every step
-    _fast.input_term(x, ids, U_all, b_all, out=gates.reshape(T * B, 4 * H))
-    gates *= scale  # halve the pre-activations of the sigmoid gates: σ(a) = (1 + tanh(a/2)) / 2
-    WsT = (W_all * scale[:, None]).T  # so W's rows of i, f, o too
+    _fast.input_term(x, ids, UsT, bs, out=gates.reshape(T * B, 4 * H))  # (halved for i, f, o)
     hs, ss = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     tanh_s = np.empty((T, B, H), dtype)
     hs[0], ss[0] = state0

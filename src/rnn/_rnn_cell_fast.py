@@ -28,7 +28,7 @@ import numpy as np
 from . import _fast
 from ._checks import as_float_array, check_cache, check_shape, split_state_grad
 
-__all__ = ["RNNFastCache", "layer_forward", "layer_backward"]
+__all__ = ["RNNFastCache", "RNNWeights", "prepare", "forward", "layer_forward", "layer_backward"]
 
 
 class RNNFastCache(NamedTuple):
@@ -73,6 +73,25 @@ def _params(params, D=None):
     return U, W, b
 
 
+class RNNWeights(NamedTuple):
+    """One layer's weights as the fast forward pass reads them (:func:`prepare`)."""
+
+    U: np.ndarray  # (H, D)
+    UT: np.ndarray  # (D, H): U.T, a contiguous copy if the layer reads token ids (rows to gather)
+    W: np.ndarray  # (H, H)
+    b: np.ndarray  # (H,)
+
+
+def prepare(params, dtype, ids: bool = False) -> RNNWeights:
+    """The weights of one layer in ``dtype``, laid out for :func:`forward` (after a check)."""
+    return _prepare(*_params(params), dtype, ids)
+
+
+def _prepare(U, W, b, dtype, ids):
+    U, W, b = (a.astype(dtype, copy=False) for a in (U, W, b))
+    return RNNWeights(U, np.ascontiguousarray(U.T) if ids else U.T, W, b)
+
+
 def layer_forward(x, state0, params):
     """The vanilla layer over a sequence: h (T, B, H), the cache and the state (1, B, H).
 
@@ -82,16 +101,22 @@ def layer_forward(x, state0, params):
     U, W, b = _params(params)
     H, D = U.shape
     x, ids, T, B = _fast.layer_inputs(func, x, D)
-    state0 = as_float_array(func, "state0", state0)
-    check_shape(func, "state0", state0, (1, B, H), "(1, B, H)")
+    state0 = _fast.check_state0(func, state0, 1, B, H)
     dtype = _fast.compute_dtype(x, ids, (state0, U, W, b))
-    U, W, b = (a.astype(dtype, copy=False) for a in (U, W, b))
-    if not ids:
-        x = x.astype(dtype, copy=False)
+    return forward(_prepare(U, W, b, dtype, ids), x if ids else x.astype(dtype, copy=False), ids,
+                   state0)
+
+
+def forward(weights: RNNWeights, x, ids: bool, state0):
+    """:func:`layer_forward` after the checks: prepared weights, x and state0 (1, B, H) as given."""
+    U, UT, W, b = weights
+    T, B = x.shape[:2]
+    H = W.shape[0]
+    dtype = W.dtype
     # --8<-- [start:fast-forward]
     hs = np.empty((T + 1, B, H), dtype)  # hs[0] = h(0), hs[t+1] = h(t+1): all T*B*H we keep
     hs[0] = state0[0]
-    _fast.input_term(x, ids, U, b, out=hs[1:].reshape(T * B, H))  # U x(t) + b for every t at once
+    _fast.input_term(x, ids, UT, b, out=hs[1:].reshape(T * B, H))  # U x(t) + b for every t at once
     WT = W.T
     a = np.empty((B, H), dtype)  # the one temporary of the loop
     views = list(hs)  # views made once: the loop only calls NumPy

@@ -79,12 +79,14 @@ import numpy as np
 from . import _gates
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
 from ._gates import param_grads, sigmoid
+from ._gru_fast import forward as prepared_forward
 from ._gru_fast import layer_backward, layer_forward
+from ._gru_fast import prepare as prepare_layer
 
 __all__ = ["GRU_GATES", "GRU_PARAM_NAMES", "GRUCache", "pack_gru", "unpack_gru",
            "gru_step", "gru_forward", "gru_backward", "PARAM_NAMES", "N_STATES",
            "param_shapes", "init_layer", "layer_forward", "layer_backward",
-           "reference_layer_forward", "reference_layer_backward"]
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.GRU.
 GRU_GATES = ("r", "z", "n")

@@ -80,12 +80,14 @@ import numpy as np
 from . import _gates
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
 from ._gates import param_grads, sigmoid
+from ._lstm_fast import forward as prepared_forward
 from ._lstm_fast import layer_backward, layer_forward
+from ._lstm_fast import prepare as prepare_layer
 
 __all__ = ["LSTM_GATES", "LSTM_PARAM_NAMES", "LSTMCache", "sigmoid", "pack_lstm", "unpack_lstm",
            "lstm_step", "lstm_forward", "lstm_backward", "PARAM_NAMES", "N_STATES",
            "param_shapes", "init_layer", "layer_forward", "layer_backward",
-           "reference_layer_forward", "reference_layer_backward"]
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.LSTM.
 LSTM_GATES = ("i", "f", "g", "o")

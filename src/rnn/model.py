@@ -57,7 +57,7 @@ from .losses import output_backward, output_cross_entropy, output_forward, softm
 
 __all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "init_params",
            "count_params", "hidden_for_budget", "model_info", "init_state", "forward",
-           "loss_and_grads"]
+           "loss_and_grads", "stepper"]
 
 #: The recurrent cells the model can use: name -> module following the layer protocol.
 CELLS: dict = {"rnn": rnn_cell, "lstm": lstm, "gru": gru}
@@ -343,6 +343,45 @@ def forward(params: dict, inputs, state0=None, *, fast: bool = True):
     """
     h, _, state = _run(params, model_info(params), inputs, state0, fast)
     return output_forward(h, params["V"], params["c"]), state
+
+
+def stepper(params: dict):
+    """One step of the model at a time, for generation.
+
+    Every layer's weights are checked and laid out once (each cell's
+    ``prepare_layer``), so that a step is a few NumPy calls per layer: what
+    :func:`rnn.sample.sample` needs, one character after the other. The
+    parameters must not change while the returned function is in use.
+
+    Parameters
+    ----------
+    params : dict
+        From :func:`init_params` or a checkpoint.
+
+    Returns
+    -------
+    step : callable
+        ``step(ids, state) -> (logits, state)`` with ids of shape (B,), the
+        tokens read at this step, state of shape (L, S, B, H) and logits of
+        shape (B, K), as ``forward(params, ids[None], state)`` computes them.
+    """
+    cell, layers, K, H = model_info(params)
+    module, dtype = CELLS[cell], params["V"].dtype
+    weights = [module.prepare_layer(_layer_params(params, module.PARAM_NAMES, layer), dtype,
+                                    ids=layer == 0) for layer in range(layers)]
+    VT, c = params["V"].T, params["c"]
+
+    def step(ids, state):
+        x = check_ids("step", "ids", ids, K).reshape(1, -1)  # (T, B) = (1, B) token ids
+        check_shape("step", "state", state, (layers, module.N_STATES, x.shape[1], H),
+                    "(L, S, B, H)")
+        last = []
+        for layer, w in enumerate(weights):
+            x, _, s = module.prepared_forward(w, x, layer == 0, state[layer])
+            last.append(s)
+        return x[0] @ VT + c, (last[0][None] if layers == 1 else np.stack(last))
+
+    return step
 
 
 def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str = "sum",

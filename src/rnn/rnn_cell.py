@@ -42,6 +42,11 @@ are the fast ones (:mod:`rnn._rnn_cell_fast`), used for training,
 evaluation and sampling; ``reference_layer_forward``/``reference_layer_backward``
 wrap the functions below, which the chapters teach. tests/test_fast.py checks
 the two equal; the chapter "Making it fast" explains the difference.
+
+For generation, one step at a time, ``layer_forward`` splits in two:
+``prepare_layer(params, dtype, ids=False) -> weights`` checks and lays out
+the weights once, and ``prepared_forward(weights, x, ids, state0)`` runs
+``layer_forward``'s computation on them (:func:`rnn.model.stepper`).
 """
 
 from __future__ import annotations
@@ -51,12 +56,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
+from ._rnn_cell_fast import forward as prepared_forward
 from ._rnn_cell_fast import layer_backward, layer_forward
+from ._rnn_cell_fast import prepare as prepare_layer
 from .initializers import init_weight
 
 __all__ = ["RNNCache", "rnn_step", "rnn_forward", "rnn_backward", "PARAM_NAMES", "N_STATES",
            "param_shapes", "init_layer", "layer_forward", "layer_backward",
-           "reference_layer_forward", "reference_layer_backward"]
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Parameter names of one layer.
 PARAM_NAMES = ("U", "W", "b")

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_int, check_number
 from .losses import log_softmax
-from .model import forward, init_state, model_info
+from .model import forward, init_state, model_info, stepper
 
 __all__ = ["next_distribution", "sample", "beam_search"]
 
@@ -143,6 +143,7 @@ def sample(params, vocab, length: int, *, prime: str = "", temperature: float = 
     next_distribution(np.zeros(K), temperature, top_k)  # validate the options up front
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     logits, state = _read(params, _start_ids(vocab, prime), init_state(params, 1))
+    step = stepper(params)  # one step of the model, its weights laid out once
     out = []
     # --8<-- [start:sample-loop]
     for _ in range(length):
@@ -154,7 +155,8 @@ def sample(params, vocab, length: int, *, prime: str = "", temperature: float = 
             k = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
             k = min(k, K - 1)
         out.append(k)
-        logits, state = _read(params, [k], state)  # feed the choice back in
+        logits, state = step([k], state)  # feed the choice back in
+        logits = logits[0]  # (K,): one sequence
     # --8<-- [end:sample-loop]
     return vocab.decode(np.asarray(out, dtype=np.int64))
 

@@ -1,0 +1,138 @@
+"""Time to quality: the validation loss the package and PyTorch reach in the same time.
+
+Each model trains for the same wall-clock budget (default 5 minutes) on one
+thread, twice: with the package, exactly as ``rnn train`` runs it
+(``rnn.train.train`` with the options below, evaluating, sampling and saving
+checkpoints on its usual schedule, all inside the budget), and with torch's
+standard modules (``speed.torch_model`` / ``speed.torch_trainer``: one-hot
+input, ``nn.RNN``/``GRU``/``LSTM``, ``Linear``, ``cross_entropy``,
+``clip_grad_value_``, ``Adam``) on the same corpus, split, stream batches,
+initial weights (copied from the package's initialisation) and
+hyperparameters, with nothing but training steps inside its budget. Both
+final models are scored by the same ``rnn.train.evaluate`` on the same
+validation text.
+
+Models (``--models``, comma-separated):
+
+* ``default``: the defaults of ``rnn train`` (vanilla RNN, H = 128, T = 64,
+  B = 32, Adam 2e-3, gradients clipped to +-5, float32);
+* ``gru``: ``rnn train --cell gru --hidden 256`` (the gated cell that does
+  best in this budget);
+* ``lstm``: ``rnn train --cell lstm --hidden 256``.
+
+    python benchmarks/time_to_quality.py                      # default and gru, 5 min each side
+    python benchmarks/time_to_quality.py --models lstm --minutes 2
+    python benchmarks/time_to_quality.py --tiny               # a few seconds: proves it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import speed  # noqa: E402  (same folder: torch_model, torch_trainer, params_from_torch)
+
+MODELS = {"default": {}, "gru": {"cell": "gru", "hidden": 256},
+          "lstm": {"cell": "lstm", "hidden": 256}}
+TINY_TEXT = "to be or not to be, that is the question. " * 200
+
+
+def config(name, minutes, out, tiny=False):
+    from rnn.config import TrainConfig
+
+    extra = dict(MODELS[name])
+    if tiny:
+        extra.update(hidden=8, seq_len=8, batch=4, eval_every=0, sample_every=0,
+                     checkpoint_every=0)
+    return TrainConfig(minutes=minutes, out=out, **extra)
+
+
+def run_package(cfg, text):
+    """``rnn train`` with ``cfg``; returns (validation loss, steps, tokens/s)."""
+    from rnn.train import train
+
+    r = train(cfg, text=text, progress=False, log=lambda *a: None)
+    return r.val_loss, r.step, r.history[-1].tokens_per_s
+
+
+def run_torch(cfg, text):
+    """The same model, data, start and budget in torch; returns (validation loss, steps, tokens/s)."""
+    import torch
+
+    from rnn.run_state import Corpus, RunState
+    from rnn.train import evaluate
+
+    corpus = Corpus.prepare(cfg, text)
+    run = RunState.new(cfg, corpus)  # the package's initial weights and batcher
+    mod, lin = speed.torch_model(cfg.cell, cfg.hidden, cfg.dtype, params=run.params,
+                                 vocab=corpus.vocab.size)
+    step = speed.torch_trainer(mod, lin, cfg.cell, lr=run.optimizer.lr, clip=cfg.clip)
+    state, steps = None, 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < cfg.minutes * 60:
+        inputs, targets, reset = run.batcher.next()
+        if reset:  # a stream wrapped around: start it from zero, as rnn train does
+            state = None
+        _, state = step(inputs, targets, state)
+        steps += 1
+    elapsed = time.perf_counter() - start
+    with torch.no_grad():
+        params = speed.params_from_torch(mod, lin, cfg.cell)
+    val = evaluate(params, corpus.val_ids)
+    return val, steps, steps * cfg.seq_len * cfg.batch / elapsed
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="default,gru", help=f"comma-separated, of {sorted(MODELS)}")
+    p.add_argument("--minutes", type=float, default=5.0, help="budget of each run (default 5)")
+    p.add_argument("--tiny", action="store_true", help="tiny models and text, 2 s per run")
+    args = p.parse_args(argv)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in names if m not in MODELS]
+    if bad or not names:
+        p.error(f"--models must be a comma-separated subset of {','.join(MODELS)}, got {bad or names}")
+    speed.setup_path()
+    from threadpoolctl import threadpool_limits
+
+    import torch
+
+    minutes = 2 / 60 if args.tiny else args.minutes
+    text = TINY_TEXT if args.tiny else None
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+    print(f"one thread each; {minutes * 60:g} s per run; load average before: {speed.load()}",
+          flush=True)
+    rows = []
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix="rnn-ttq-") as out:
+            cfg = config(name, minutes, out, tiny=args.tiny)
+            print(f"{name}: package ...", flush=True)
+            pkg = run_package(cfg, text)
+            print(f"{name}: torch ...", flush=True)
+            tor = run_torch(dataclasses.replace(cfg), text)
+        rows.append((name, cfg, pkg, tor))
+        print(f"  package {pkg[0]:.4f} nats/char ({pkg[1]:,} steps, {pkg[2]:,.0f} tokens/s); "
+              f"torch {tor[0]:.4f} ({tor[1]:,} steps, {tor[2]:,.0f} tokens/s); "
+              f"load average {speed.load()}", flush=True)
+    head = (f"{'model':<8} {'cell':<5} {'H':>4} | {'package':>8} {'torch':>8} nats/char | "
+            f"{'package':>9} {'torch':>9} tokens/s | {'steps':>13}")
+    print("\nvalidation loss after the same wall-clock budget (lower is better)\n" + head)
+    print("-" * len(head))
+    for name, cfg, pkg, tor in rows:
+        print(f"{name:<8} {cfg.cell:<5} {cfg.hidden:>4} | {pkg[0]:>8.4f} {tor[0]:>8.4f}           | "
+              f"{pkg[2]:>9,.0f} {tor[2]:>9,.0f}          | {pkg[1]:>6,}/{tor[1]:<6,}")
+    print(f"({minutes * 60:g} s per run; bits/char = nats/char / ln 2 = nats x {1 / math.log(2):.3f}; "
+          f"load average after: {speed.load()})")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -85,11 +85,9 @@ class Windows:
     that keeps training on them eventually diverges).
     """
 
-    def __init__(self, B, T, seed=0, tokens=1 << 20):
-        import numpy as np
-
+    def __init__(self, B, T, seed=0, windows=4096):
         self.T, self.B = T, B
-        self.n = max(1, tokens // (T * B))
+        self.n = max(1, min(windows, (1 << 20) // (T * B)))  # at most ~1M ids (8 MB)
         self.ids = np.random.default_rng(seed).integers(0, K, size=self.n * T * B + 1)
         self.i = 0
 

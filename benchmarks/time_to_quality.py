@@ -93,7 +93,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="default,gru", help=f"comma-separated, of {sorted(MODELS)}")
     p.add_argument("--minutes", type=float, default=5.0, help="budget of each run (default 5)")
-    p.add_argument("--tiny", action="store_true", help="tiny models and text, 2 s per run")
+    p.add_argument("--tiny", action="store_true", help="tiny models and text, 1 s per run")
     args = p.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in names if m not in MODELS]
@@ -104,7 +104,7 @@ def main(argv=None):
 
     import torch
 
-    minutes = 2 / 60 if args.tiny else args.minutes
+    minutes = 1 / 60 if args.tiny else args.minutes
     text = TINY_TEXT if args.tiny else None
     threadpool_limits(1)
     torch.set_num_threads(1)

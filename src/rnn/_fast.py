@@ -129,12 +129,13 @@ def input_term(x, ids: bool, UT, b, out) -> None:
     ``UT`` (D, nH) is the transposed input weights. For token ids this is a
     gather of rows of ``UT`` (no product at all), which needs ``UT`` contiguous.
     """
-    if ids:
-        # mode="clip": the ids are checked already, and mode="raise" would buffer `out`
-        np.take(UT, x.reshape(-1), axis=0, out=out, mode="clip")
+    # --8<-- [start:input-term]
+    if ids:  # U e_k is column k of U, row k of UT: gather, for every (t, b) at once
+        np.take(UT, x.reshape(-1), axis=0, out=out, mode="clip")  # (ids checked already)
     else:
         np.dot(x.reshape(-1, x.shape[2]), UT, out=out)
     out += b
+    # --8<-- [end:input-term]
 
 
 def input_grads(x, ids: bool, dA, U_all):
@@ -151,11 +152,11 @@ def input_grads(x, ids: bool, dA, U_all):
     -------
     dU_all (nH, D), db_all (nH,), and dx (T, B, D), or None for token ids.
     """
+    # --8<-- [start:input-grads]
     db_all = dA.sum(axis=0)
-    if ids:
-        # sum of the rows of dA with id k into column k: a product with the one-hot matrix
-        return dA.T @ one_hot_rows(x, U_all.shape[1], dA.dtype), db_all, None
-    T, B, D = x.shape
-    dU_all = dA.T @ x.reshape(T * B, D)
-    dx = (dA @ U_all).reshape(T, B, D)
+    if ids:  # column k of dU gets the rows of dA with id k: the product with the one-hot rows
+        dU_all, dx = dA.T @ one_hot_rows(x, U_all.shape[1], dA.dtype), None  # no dx for ids
+    else:
+        dU_all, dx = dA.T @ x.reshape(-1, x.shape[2]), (dA @ U_all).reshape(x.shape)
+    # --8<-- [end:input-grads]
     return dU_all, db_all, dx

@@ -228,6 +228,7 @@ class Adam(_Optimizer):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = check_number("Adam", "eps", eps, low=0.0)
 
+    # --8<-- [start:adam]
     def _update(self, p, g, state):
         m, v, tmp = state["m"], state["v"], np.empty_like(p)
         m *= self.beta1
@@ -243,6 +244,7 @@ class Adam(_Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= step_size
         p -= tmp
+    # --8<-- [end:adam]
 
 
 #: Optimiser classes by name.

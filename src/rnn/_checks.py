@@ -26,7 +26,7 @@ def as_float_array(func: str, name: str, a) -> np.ndarray:
             a = np.asarray(a)
         except Exception as exc:  # pragma: no cover - exotic inputs
             raise ValueError(f"{func}: {name} must be array-like, got {type(a).__name__}") from exc
-    if not np.issubdtype(a.dtype, np.floating):
+    if a.dtype.kind != "f":  # float16, float32, float64, longdouble
         raise ValueError(
             f"{func}: {name} must be a floating-point array (float32 or float64), "
             f"got dtype {a.dtype}; convert it with {name}.astype(np.float64)"

@@ -32,8 +32,8 @@ import numpy as np
 
 from ._checks import as_float_array, check_ids, check_shape
 
-__all__ = ["is_ids", "layer_inputs", "check_state0", "gated_params", "compute_dtype", "pack",
-           "unpack", "input_term", "input_grads", "one_hot_rows"]
+__all__ = ["is_ids", "layer_inputs", "check_state0", "gated_params", "gated_layer_forward",
+           "compute_dtype", "pack", "halved", "unpack", "input_term", "input_grads", "one_hot_rows"]
 
 
 def is_ids(x) -> bool:
@@ -94,10 +94,34 @@ def gated_params(func: str, params, names: tuple, cell: str):
     return arrays, H, D
 
 
+def gated_layer_forward(x, state0, params, names: tuple, cell: str, S: int, prepare, forward):
+    """``layer_forward`` of a gated cell: check everything, lay out the weights with
+    ``prepare(arrays, H, dtype)``, then run ``forward(weights, x, ids, state0)``."""
+    func = "layer_forward"
+    arrays, H, D = gated_params(func, params, names, cell)
+    x, ids, T, B = layer_inputs(func, x, D)
+    state0 = check_state0(func, state0, S, B, H)
+    dtype = compute_dtype(x, ids, (state0, *arrays.values()))
+    return forward(prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
+                   state0)
+
+
 def pack(arrays: dict, gates: tuple, dtype) -> tuple:
     """Fused ``U_all``, ``W_all``, ``b_all`` (gate blocks in the order ``gates``) in ``dtype``."""
     return tuple(np.concatenate([arrays[f"{kind}_{g}"] for g in gates]).astype(dtype, copy=False)
                  for kind in "UWb")
+
+
+def halved(U_all, W_all, b_all, sigmoid, dtype) -> tuple:
+    """The fused weights with the rows of the sigmoid gates halved, transposed for the loop.
+
+    ``sigmoid`` (nH,) marks the columns of the sigmoid gates; σ(a) =
+    (1 + tanh(a/2)) / 2, and halving is exact in binary floating point.
+    Returns ``scale`` (nH,: 1/2 or 1), ``UsT`` (D, nH), ``WsT`` (H, nH), ``bs`` (nH,).
+    """
+    scale = np.where(sigmoid, 0.5, 1.0).astype(dtype)
+    return (scale, np.multiply(U_all.T, scale, order="C"), np.multiply(W_all.T, scale, order="C"),
+            b_all * scale)
 
 
 def unpack(dU_all, dW_all, db_all, gates: tuple, names: tuple) -> dict:

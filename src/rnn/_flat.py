@@ -16,6 +16,8 @@ optimiser then goes array by array as before: slower, never wrong.
 
 from __future__ import annotations
 
+from operator import is_
+
 import numpy as np
 
 __all__ = ["FlatDict", "flat_pair", "arrays_of"]
@@ -51,12 +53,9 @@ class FlatDict(dict):
     @property
     def flat(self):
         """The 1-D buffer, or None if an entry was replaced, added or removed since."""
-        if len(self) != len(self._views):
-            return None
-        for a, b in zip(self.values(), self._views):
-            if a is not b:
-                return None
-        return self._flat
+        if len(self) == len(self._views) and all(map(is_, self.values(), self._views)):
+            return self._flat
+        return None
 
     def __reduce__(self):  # pickle and copy give a plain dict
         return dict, (dict(self),)

@@ -88,10 +88,8 @@ def prepare(params, dtype, ids: bool = False) -> GRUWeights:
 
 def _prepare(arrays, H, dtype):
     U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
-    scale = np.where(np.arange(3 * H) < 2 * H, 0.5, 1.0).astype(dtype)
-    return GRUWeights(U_all, W_all, np.multiply(U_all.T, scale, order="C"),
-                      np.multiply(W_all.T, scale, order="C"), b_all * scale,
-                      arrays["bh_n"].astype(dtype, copy=False))
+    _, UsT, WsT, bs = _fast.halved(U_all, W_all, b_all, np.arange(3 * H) < 2 * H, dtype)  # r, z
+    return GRUWeights(U_all, W_all, UsT, WsT, bs, arrays["bh_n"].astype(dtype, copy=False))
 
 
 def layer_forward(x, state0, params):
@@ -99,13 +97,7 @@ def layer_forward(x, state0, params):
 
     See :func:`rnn.gru.layer_forward`.
     """
-    func = "layer_forward"
-    arrays, H, D = _fast.gated_params(func, params, NAMES, "a GRU")
-    x, ids, T, B = _fast.layer_inputs(func, x, D)
-    state0 = _fast.check_state0(func, state0, 1, B, H)
-    dtype = _fast.compute_dtype(x, ids, (state0, *arrays.values()))
-    return forward(_prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
-                   state0)
+    return _fast.gated_layer_forward(x, state0, params, NAMES, "a GRU", 1, _prepare, forward)
 
 
 def forward(weights: GRUWeights, x, ids: bool, state0):

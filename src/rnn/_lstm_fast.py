@@ -101,10 +101,9 @@ def prepare(params, dtype, ids: bool = False) -> LSTMWeights:
 def _prepare(arrays, H, dtype):
     U_all, W_all, b_all = _fast.pack(arrays, GATES, dtype)
     sigmoid = np.repeat([True, True, False, True], H)  # i, f, g, o
-    scale = np.where(sigmoid, 0.5, 1.0).astype(dtype)
+    scale, UsT, WsT, bs = _fast.halved(U_all, W_all, b_all, sigmoid, dtype)
     offset = np.where(sigmoid, 0.5, 0.0).astype(dtype)
-    return LSTMWeights(U_all, W_all, np.multiply(U_all.T, scale, order="C"),
-                       np.multiply(W_all.T, scale, order="C"), b_all * scale, scale, offset)
+    return LSTMWeights(U_all, W_all, UsT, WsT, bs, scale, offset)
 
 
 def layer_forward(x, state0, params):
@@ -112,13 +111,7 @@ def layer_forward(x, state0, params):
 
     See :func:`rnn.lstm.layer_forward`.
     """
-    func = "layer_forward"
-    arrays, H, D = _fast.gated_params(func, params, NAMES, "an LSTM")
-    x, ids, T, B = _fast.layer_inputs(func, x, D)
-    state0 = _fast.check_state0(func, state0, 2, B, H)
-    dtype = _fast.compute_dtype(x, ids, (state0, *arrays.values()))
-    return forward(_prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
-                   state0)
+    return _fast.gated_layer_forward(x, state0, params, NAMES, "an LSTM", 2, _prepare, forward)
 
 
 def forward(weights: LSTMWeights, x, ids: bool, state0):

@@ -224,20 +224,21 @@ def output_cross_entropy(h, V, c, y, reduction="sum"):
     if reduction not in ("sum", "mean"):
         raise ValueError(f"{func}: reduction must be 'sum' or 'mean', got {reduction!r}")
     # --8<-- [start:fast-output]
-    h2, y1 = h.reshape(-1, H), y.reshape(-1)  # one row per position
-    rows = np.arange(y1.size)
+    h2, n = h.reshape(-1, H), y.size  # one row per position
+    at = np.arange(0, n * K, K) + y.reshape(-1)  # where each target sits in the flat (N, K) array
     z = h2 @ V.T  # (N, K): o = c + V h, ...
     z += c
     z -= z.max(axis=1, keepdims=True)  # ... shifted so that exp cannot overflow
-    z_y = z[rows, y1]  # the target's shifted logit
+    flat = z.reshape(-1)
+    z_y = flat[at]  # the target's shifted logit
     np.exp(z, out=z)
     total = z.sum(axis=1)  # sum_k exp(z_k)
     loss = float(np.log(total).sum() - z_y.sum())  # sum of -log softmax(o)[y]
-    z /= total[:, None]  # the softmax
-    z[rows, y1] -= 1.0  # dL/do = softmax(o) - onehot(y)
-    if reduction == "mean":
-        loss /= y1.size
-        z *= 1.0 / y1.size
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    total /= scale
+    z /= total[:, None]  # the softmax (divided by N for the mean) ...
+    flat[at] -= scale  # ... minus onehot(y): dL/do
+    loss *= scale
     dV = z.T @ h2
     dc = z.sum(axis=0)
     dh = (z @ V).reshape(h.shape)

@@ -328,8 +328,17 @@ def machine_info(threads) -> dict:
         pass
     from threadpoolctl import threadpool_info
 
-    info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version') or ''}".strip()
-                             for p in threadpool_info() if p["user_api"] == "blas") or "unknown"
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version') or ''} "
+                             f"({p.get('architecture') or '?'} kernels)" for p in blas) or "unknown"
+    info["openblas_coretype"] = os.environ.get("OPENBLAS_CORETYPE")
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        pass
+    info["avx512"] = " avx512f " in f" {flags.split(':', 1)[-1].strip()} "
     try:
         import torch
 
@@ -435,6 +444,9 @@ def print_table(result):
     print("GEMM peak (1024^3 product): " + ", ".join(
         f"{k.replace('/', ', ')} thread(s) {v / 1e9:.0f} GFLOP/s" for k, v in result["gemm_peak"].items()))
     print(f"load average (1, 5, 15 min): before {result['load_before']}, after {result['load_after']}")
+    if m.get("openblas_coretype"):
+        print(f"OPENBLAS_CORETYPE={m['openblas_coretype']} is set in the environment: it chooses "
+              f"OpenBLAS's kernels (CPU has AVX-512: {m.get('avx512')})")
     head = (f"{'cell':<5} {'B':>3} {'T':>4} {'H':>4} {'dtype':<7} {'thr':>3} | {'package':>9} "
             f"{'torch':>9} {'min-char':>9} | {'x torch':>7} {'x m-c':>6} | {'% peak':>6} "
             f"{'peak MiB':>8}")

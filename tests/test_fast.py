@@ -219,6 +219,27 @@ def test_the_time_loops_allocate_no_arrays(cell):
                     assert id(node) in subscripted, (func, ast.unparse(node))
 
 
+CALLS_PER_STEP = {"rnn": (3, 3), "lstm": (10, 7), "gru": (12, 6)}  # (forward, backward), as documented
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_numpy_calls_per_step_are_the_documented_ones(cell):
+    """NumPy calls and in-place operations in the body of each time loop (the module
+    docstrings and the chapter "Making it fast" give these counts)."""
+    module = FAST_MODULES[cell]
+    counts = []
+    for func in (module.forward, module.layer_backward):
+        (loop,) = _loops(func)
+        body = ast.Module(body=loop.body, type_ignores=[])
+        counts.append(sum(isinstance(n, ast.AugAssign) or (
+            isinstance(n, ast.Call) and getattr(getattr(n.func, "value", None), "id", None) == "np")
+            for n in ast.walk(body)))
+    assert tuple(counts) == CALLS_PER_STEP[cell]
+    doc = module.__doc__
+    if cell != "rnn":
+        assert f"forward pass makes {counts[0]} NumPy calls, the backward pass {counts[1]}" in doc
+
+
 STORED = {"rnn": 2, "lstm": 12, "gru": 11}  # T*B*H arrays held at the peak (module docstrings)
 
 

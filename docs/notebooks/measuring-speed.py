@@ -54,6 +54,17 @@ print(f"load average when the page was built (1, 5, 15 min): {speed.load()}")
 peak = speed.gemm_peak("float32", 1, seconds=0.3)
 print(f"one-thread float32 GEMM rate (1024 x 1024 x 1024): {peak / 1e9:.0f} GFLOP/s")
 
+# what one NumPy call costs, against the arithmetic of min-char-rnn's product
+v = np.ones((1, 100), np.float32)
+W100 = np.ones((100, 100), np.float32)
+out100 = np.empty((1, 100), np.float32)
+calls = speed.compare({"add": lambda: np.add(v, v, out=out100),
+                       "tanh": lambda: np.tanh(v, out=out100),
+                       "product": lambda: np.dot(v, W100, out=out100)}, 0.3, 3)
+print(f"B = 1, H = 100: one np.add on 100 numbers {calls['add'] * 1e6:.2f} us, one np.tanh "
+      f"{calls['tanh'] * 1e6:.2f} us, the product h(t-1) W^T {calls['product'] * 1e6:.2f} us, of "
+      f"which its 20,000 FLOPs at the GEMM rate above would take {2e4 / peak * 1e6:.2f} us")
+
 # %% [markdown]
 # ## Where a step's time goes, before and after
 #

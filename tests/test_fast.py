@@ -194,6 +194,12 @@ def test_bad_parameters_get_the_reference_message(cell):
 
 # ---------------------------------------------------------------- no allocation in the loops
 
+def _is_numpy_call(node):
+    """``np.something(...)`` or ``array.dot(...)``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+        getattr(node.func.value, "id", None) == "np" or node.func.attr == "dot")
+
+
 def _loops(func):
     tree = ast.parse(inspect.getsource(func))
     return [node for node in ast.walk(tree) if isinstance(node, ast.For)]
@@ -212,8 +218,7 @@ def test_the_time_loops_allocate_no_arrays(cell):
             subscripted = {id(n) for s in ast.walk(loop) if isinstance(s, ast.Subscript)
                            for n in ast.walk(s.slice)}
             for node in ast.walk(ast.Module(body=loop.body, type_ignores=[])):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                        and getattr(node.func.value, "id", None) == "np":
+                if _is_numpy_call(node):
                     assert any(k.arg == "out" for k in node.keywords), (func, ast.unparse(node))
                 if isinstance(node, ast.BinOp):
                     assert id(node) in subscripted, (func, ast.unparse(node))
@@ -231,9 +236,7 @@ def test_numpy_calls_per_step_are_the_documented_ones(cell):
     for func in (module.forward, module.layer_backward):
         (loop,) = _loops(func)
         body = ast.Module(body=loop.body, type_ignores=[])
-        counts.append(sum(isinstance(n, ast.AugAssign) or (
-            isinstance(n, ast.Call) and getattr(getattr(n.func, "value", None), "id", None) == "np")
-            for n in ast.walk(body)))
+        counts.append(sum(isinstance(n, ast.AugAssign) or _is_numpy_call(n) for n in ast.walk(body)))
     assert tuple(counts) == CALLS_PER_STEP[cell]
     doc = module.__doc__
     if cell != "rnn":

@@ -53,7 +53,8 @@ class FlatDict(dict):
     @property
     def flat(self):
         """The 1-D buffer, or None if an entry was replaced, added or removed since."""
-        if len(self) == len(self._views) and all(map(is_, self.values(), self._views)):
+        views = self._views
+        if len(self) == len(views) and all(map(is_, self.values(), views)):
             return self._flat
         return None
 

@@ -118,7 +118,7 @@ def forward(weights: GRUWeights, x, ids: bool, state0):
     for rz, r, z, n, hn_t, h_prev, h_t in zip(gates[:, :, :2 * H], gates[:, :, :H],
                                                gates[:, :, H:2 * H], gates[:, :, 2 * H:], hn,
                                                h_l, h_l[1:]):
-        np.dot(h_prev, WsT, out=a)  # the recurrent terms of r, z (halved) and n
+        h_prev.dot(WsT, out=a)  # the recurrent terms of r, z (halved) and n
         np.add(rz, a_rz, out=rz)
         np.tanh(rz, out=rz)
         rz *= 0.5
@@ -175,7 +175,7 @@ def layer_backward(dh, cache, dstate=None):
     h3[T - 1] *= g_next[:, None, :]
     for x3_t, h3_t, dh_t, dah_next, z_next in zip(x3[-2::-1], h3[-2::-1], dh[-2::-1],
                                                   dah_l[:0:-1], z_l[:0:-1]):
-        np.dot(dah_next, W_all, out=g)  # through the three gates of step t+1
+        dah_next.dot(W_all, out=g)  # through the three gates of step t+1
         np.add(g, dh_t, out=g)
         np.multiply(g_next, z_next, out=tmp)
         np.add(g, tmp, out=g)  # + the direct path h(t+1) = ... + z ⊙ h(t): dL/dh(t)
@@ -183,12 +183,12 @@ def layer_backward(dh, cache, dstate=None):
         x3_t *= g3  # dL/dh(t) times the factors
         h3_t *= g3
         g, g_next = g_next, g
-    dh0 = dah[0] @ W_all
+    dh0 = dah[0].dot(W_all)
     np.multiply(g_next, z[0], out=tmp)
     dh0 += tmp
-    dW_all = dah.reshape(T * B, 3 * H).T @ hs[:-1].reshape(T * B, H)
+    dW_all = dah.reshape(T * B, 3 * H).T.dot(hs[:-1].reshape(T * B, H))
     dU_all, db_all, dx = _fast.input_grads(x, ids, dax.reshape(T * B, 3 * H), U_all)
-    dbh_n = h3[:, :, 2].sum(axis=(0, 1))
+    dbh_n = np.add.reduce(h3[:, :, 2], axis=(0, 1))
     # --8<-- [end:fast-backward-loop]
     grads = _fast.unpack(dU_all, dW_all, db_all, GATES, NAMES)
     grads["bh_n"] = dbh_n

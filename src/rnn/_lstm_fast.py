@@ -132,7 +132,7 @@ def forward(weights: LSTMWeights, x, ids: bool, state0):
     for z, i, f, g, o, h_prev, h_t, s_prev, s_t, th in zip(
             gates, g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3],
             h_l, h_l[1:], s_l, s_l[1:], tanh_s):
-        np.dot(h_prev, WsT, out=a)  # all four recurrent terms, the sigmoid ones halved
+        h_prev.dot(WsT, out=a)  # all four recurrent terms, the sigmoid ones halved
         np.add(a, z, out=z)
         np.tanh(z, out=z)  # tanh(a/2) for i, f, o and tanh(a) for g, in one call
         z *= scale
@@ -186,16 +186,16 @@ def layer_backward(dh, cache, dstate=None):
     for t, (da_t, d_ifg, d_o, c_t, f_t, dh_t) in enumerate(zip(
             da_l[::-1], d4[::-1, :, :3], d4[::-1, :, 3], ds_dh[::-1], f[::-1], dh[::-1])):
         if t:  # every step but the last one: dL/dh(t) through the gates of step t+1
-            np.dot(da_l[T - t], W_all, out=gh)
+            da_l[T - t].dot(W_all, out=gh)
             np.add(gh, dh_t, out=gh)  # + from above
         np.multiply(gh, c_t, out=ds)
         np.add(ds, carry, out=ds)  # dL/ds(t): through h(t) and from s(t+1)
         d_ifg *= ds3  # i, f, g: scaled by dL/ds(t)
         d_o *= gh  # o: scaled by dL/dh(t)
         np.multiply(ds, f_t, out=carry)  # dL/ds(t-1) through s(t) = f ⊙ s(t-1) + ...
-    dh0 = da[0] @ W_all
+    dh0 = da[0].dot(W_all)
     da2 = da.reshape(T * B, 4 * H)
-    dW_all = da2.T @ hs[:-1].reshape(T * B, H)
+    dW_all = da2.T.dot(hs[:-1].reshape(T * B, H))
     dU_all, db_all, dx = _fast.input_grads(x, ids, da2, U_all)
     # --8<-- [end:fast-backward-loop]
     grads = _fast.unpack(dU_all, dW_all, db_all, GATES, NAMES)

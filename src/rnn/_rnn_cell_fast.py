@@ -121,7 +121,7 @@ def forward(weights: RNNWeights, x, ids: bool, state0):
     a = np.empty((B, H), dtype)  # the one temporary of the loop
     views = list(hs)  # views made once: the loop only calls NumPy
     for h_prev, h_t in zip(views, views[1:]):
-        np.dot(h_prev, WT, out=a)  # W h(t-1)
+        h_prev.dot(WT, out=a)  # W h(t-1) (the method, unlike np.dot, has no dispatch layer)
         np.add(a, h_t, out=h_t)  # + U x(t) + b, already in place
         np.tanh(h_t, out=h_t)  # h(t) = tanh(b + W h(t-1) + U x(t))
     # --8<-- [end:fast-forward]
@@ -151,12 +151,12 @@ def layer_backward(dh, cache, dstate=None):
     views = list(da)
     views[T - 1] *= g
     for da_next, da_t, dh_t in zip(views[:0:-1], views[-2::-1], dh[-2::-1]):
-        np.dot(da_next, W, out=g)  # W^T dL/da(t+1): through h(t+1)
+        da_next.dot(W, out=g)  # W^T dL/da(t+1): through h(t+1)
         np.add(g, dh_t, out=g)  # + the gradient from above: dL/dh(t)
         da_t *= g  # dL/da(t) = (1 - h(t)^2) * dL/dh(t)
-    dh0 = views[0] @ W  # dL/dh(0)
+    dh0 = views[0].dot(W)  # dL/dh(0)
     da2 = da.reshape(T * B, H)  # one row per (t, b): the weight gradients as single products
-    dW = da2.T @ hs[:-1].reshape(T * B, H)  # sum_t dL/da(t) h(t-1)^T
+    dW = da2.T.dot(hs[:-1].reshape(T * B, H))  # sum_t dL/da(t) h(t-1)^T
     dU, db, dx = _fast.input_grads(x, ids, da2, U)
     # --8<-- [end:fast-backward]
     return dx, dh0[None], {"U": dU, "W": dW, "b": db}

@@ -226,21 +226,21 @@ def output_cross_entropy(h, V, c, y, reduction="sum"):
     # --8<-- [start:fast-output]
     h2, n = h.reshape(-1, H), y.size  # one row per position
     at = np.arange(0, n * K, K) + y.reshape(-1)  # where each target sits in the flat (N, K) array
-    z = h2 @ V.T  # (N, K): o = c + V h, ...
+    z = h2.dot(V.T)  # (N, K): o = c + V h, ...
     z += c
-    z -= z.max(axis=1, keepdims=True)  # ... shifted so that exp cannot overflow
+    z -= np.maximum.reduce(z, axis=1, keepdims=True)  # ... shifted: exp cannot overflow
     flat = z.reshape(-1)
     z_y = flat[at]  # the target's shifted logit
     np.exp(z, out=z)
-    total = z.sum(axis=1)  # sum_k exp(z_k)
-    loss = float(np.log(total).sum() - z_y.sum())  # sum of -log softmax(o)[y]
+    total = np.add.reduce(z, axis=1)  # sum_k exp(z_k)
+    loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))  # sum of -log softmax(o)[y]
     scale = 1.0 / n if reduction == "mean" else 1.0
     total /= scale
     z /= total[:, None]  # the softmax (divided by N for the mean) ...
     flat[at] -= scale  # ... minus onehot(y): dL/do
     loss *= scale
-    dV = z.T @ h2
-    dc = z.sum(axis=0)
-    dh = (z @ V).reshape(h.shape)
+    dV = z.T.dot(h2)
+    dc = np.add.reduce(z, axis=0)
+    dh = z.dot(V).reshape(h.shape)
     # --8<-- [end:fast-output]
     return loss, dh, dV, dc

@@ -379,7 +379,7 @@ def stepper(params: dict):
         for layer, w in enumerate(weights):
             x, _, s = module.prepared_forward(w, x, layer == 0, state[layer])
             last.append(s)
-        return x[0] @ VT + c, (last[0][None] if layers == 1 else np.stack(last))
+        return x[0].dot(VT) + c, (last[0][None] if layers == 1 else np.stack(last))
 
     return step
 

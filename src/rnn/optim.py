@@ -95,7 +95,8 @@ class _Optimizer:
         p_flat, g_flat = flat_pair(params, grads)
         if p_flat is not None:  # one pass over the whole buffer
             self.t += 1
-            self._update(p_flat, g_flat, {s: self._flat_slot(s, params) for s in self._slots})
+            self._update(p_flat, g_flat, {s: self._flat_slot(s, params, p_flat.dtype)
+                                          for s in self._slots})
             return
         _check_grads(f"{self.name}.step", params, grads)
         self.t += 1
@@ -103,10 +104,9 @@ class _Optimizer:
             g = np.asarray(grads[k], dtype=p.dtype)
             self._update(p, g, {s: self._slot(s, k, p) for s in self._slots})
 
-    def _flat_slot(self, slot: str, params: FlatDict) -> np.ndarray:
+    def _flat_slot(self, slot: str, params: FlatDict, dtype) -> np.ndarray:
         """The state ``slot`` as one buffer laid out like ``params`` (built on first use)."""
         current = self.state[slot]
-        dtype = params.flat.dtype
         if type(current) is FlatDict and current.layout == params.layout:
             buf = current.flat
             if buf is not None and buf.dtype == dtype:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_float_array, check_ids, check_int, check_number, check_shape
+from ._checks import as_float_array, check_int, check_number, check_shape
 from .model import CELLS, one_hot
 from .optim import Adam, clip_global_norm
 
@@ -60,7 +60,10 @@ def as_inputs(func: str, inputs, D: int, dtype, name: str = "inputs") -> np.ndar
     if np.issubdtype(a.dtype, np.integer) and a.dtype != bool:
         if a.ndim != 2:
             raise ValueError(f"{func}: {name} as ids must have shape (T, B), got {a.shape}")
-        return one_hot(check_ids(func, name, a, D), D, dtype=dtype)
+        if a.size and (a.min() < 0 or a.max() >= D):
+            raise ValueError(f"{func}: {name} holds ids in [{a.min()}, {a.max()}] but the model "
+                             f"reads D = {D} symbols, ids in [0, {D - 1}]")
+        return one_hot(a, D, dtype=dtype)
     a = as_float_array(func, name, a)
     check_shape(func, name, a, (None, None, D), "(T, B, D)")
     return a

@@ -116,9 +116,10 @@ def classifier_forward(params: dict, inputs, lengths):
     x = as_inputs(func, inputs, D, params["V"].dtype)  # (T, B, D)
     T, B, _ = x.shape
     lengths = check_lengths(func, lengths, T, B)
-    state0 = np.zeros((module.N_STATES, B, H), x.dtype)
+    state0 = np.zeros((module.N_STATES, B, H), x.dtype)  # h(0) = 0
+    layer = group(params, module, "")  # the recurrent layer's own parameters
     # --8<-- [start:forward]
-    h, layer_cache, _ = module.layer_forward(x, state0, group(params, module, ""))  # (T, B, H)
+    h, layer_cache, _ = module.layer_forward(x, state0, layer)  # (T, B, H), padding included
     h_last = gather_last(h, lengths)  # (B, H): h(T_n) of every sequence
     o = output_forward(h_last, params["V"], params["c"])  # (B, K): o = c + V h(T_n)
     # --8<-- [end:forward]

@@ -172,10 +172,10 @@ def _encode(func, params, m, src, src_lengths):
     x = as_inputs(func, src, m.D, params["V"].dtype, "src")  # (T_x, B, D)
     T_x, B, _ = x.shape
     src_lengths = check_lengths(func, src_lengths, T_x, B, "src_lengths")
-    enc = group(params, m.module, "enc.")
+    module, H, enc = m.module, m.H, group(params, m.module, "enc.")
     # --8<-- [start:encode]
-    state0 = np.zeros((m.module.N_STATES, B, m.H), x.dtype)  # h_enc(0) = 0
-    h_enc, enc_cache, C = forward_to_lengths(m.module, x, state0, enc, src_lengths)
+    state0 = np.zeros((module.N_STATES, B, H), x.dtype)  # h_enc(0) = 0
+    h_enc, enc_cache, C = forward_to_lengths(module, x, state0, enc, src_lengths)
     # h_enc: (T_x, B, H), every encoder state; C: (S, B, H), the state after each x(T_x)
     # --8<-- [end:encode]
     keys = attention_keys(h_enc, params["U_a"]) if m.attention else None
@@ -206,13 +206,14 @@ def encode(params: dict, src, src_lengths):
     return memory, C
 
 
-def _step_forward(params, m, x_t, state, memory):
-    """One attention-decoder step: context from h_dec(t-1), then the cell."""
+def _step_forward(params, module, dec, x_t, state, memory):
+    """One attention-decoder step: the context from h_dec(t-1), then the cell."""
+    W_a, v_a = params["W_a"], params["v_a"]
     # --8<-- [start:attention-step]
     C_t, alpha, att_cache = attention_forward(state[0], memory.keys, memory.h_enc, memory.mask,
-                                              params["W_a"], params["v_a"])  # query h_dec(t-1)
-    x = np.concatenate([x_t, C_t], axis=1)[None]  # (1, B, K + H): [e_y(t-1); C(t)]
-    h, dec_cache, state = m.module.layer_forward(x, state, group(params, m.module, "dec."))
+                                              W_a, v_a)  # the query is h_dec(t-1), state row 0
+    x = np.concatenate([x_t, C_t], axis=1)[None]  # (1, B, K + H): x_dec(t) = [e_y(t-1); C(t)]
+    h, dec_cache, state = module.layer_forward(x, state, dec)  # one step, T = 1
     # --8<-- [end:attention-step]
     return h[0], state, (att_cache, dec_cache), alpha
 
@@ -257,21 +258,26 @@ def seq2seq_forward(params: dict, src, src_lengths, tgt):
     if tgt.ndim != 2 or tgt.shape[1] != memory.h_enc.shape[1]:
         raise ValueError(f"{func}: tgt must have shape (T_y, B) with B = {memory.h_enc.shape[1]} "
                          f"(src's batch), got {tgt.shape}")
-    dec = group(params, m.module, "dec.")
-    x_dec = one_hot(teacher_forcing_inputs(tgt), m.K, dtype=memory.h_enc.dtype)  # (T_y, B, K)
+    module, K, dec = m.module, m.K, group(params, m.module, "dec.")
+    # --8<-- [start:decoder-inputs]
+    x_dec = one_hot(teacher_forcing_inputs(tgt), K, dtype=C.dtype)  # (T_y, B, K): e_y(t-1)
+    # --8<-- [end:decoder-inputs]
     if not m.attention:
         # --8<-- [start:decode]
-        h_dec, dec_caches, _ = m.module.layer_forward(x_dec, C, dec)  # h_dec(0) = C: the handover
+        h_dec, dec_caches, _ = module.layer_forward(x_dec, C, dec)  # h_dec(0) = C: the handover
         # --8<-- [end:decode]
         alphas = None
     else:
         T_y, B = tgt.shape
         h_dec, dec_caches, alphas = np.empty((T_y, B, m.H), x_dec.dtype), [], []
-        state = C
+        # --8<-- [start:attention-decode]
+        state = C  # h_dec(0) = C, as without attention
         for t in range(T_y):  # one step at a time: C(t) needs h_dec(t-1)
-            h_dec[t], state, step_cache, alpha = _step_forward(params, m, x_dec[t], state, memory)
+            h_dec[t], state, step_cache, alpha = _step_forward(params, module, dec, x_dec[t],
+                                                               state, memory)
             dec_caches.append(step_cache)
             alphas.append(alpha)
+        # --8<-- [end:attention-decode]
         alphas = np.stack(alphas)
     o = output_forward(h_dec, params["V"], params["c"])  # (T_y, B, K)
     return o, Seq2SeqCache(m, params, memory, enc_cache, dec_caches, h_dec), alphas
@@ -302,9 +308,10 @@ def seq2seq_backward(do, cache):
     check_shape(func, "do", np.asarray(do), h_dec.shape[:2] + (m.K,), "(T_y, B, K)")
     dh_dec, dV, dc = output_backward(do, h_dec, params["V"])  # (T_y, B, H)
     grads = {"V": dV, "c": dc}
+    module = m.module
     if not m.attention:
         # --8<-- [start:backward]
-        _, dC, g_dec = m.module.layer_backward(dh_dec, dec_caches)  # dC = dL/dh_dec(0) = dL/dC
+        _, dC, g_dec = module.layer_backward(dh_dec, dec_caches)  # dC = dL/dh_dec(0) = dL/dC
         dh_enc = np.zeros_like(memory.h_enc)  # no loss reads the encoder's states directly
         _, _, g_enc = backward_to_lengths(dh_enc, enc_cache, dC)  # BPTT from dL/dC alone
         # --8<-- [end:backward]
@@ -320,15 +327,16 @@ def seq2seq_backward(do, cache):
 def _attention_decoder_backward(m, params, memory, dh_dec, dec_caches):
     """BPTT through the step-by-step attention decoder, last step first."""
     T_y, B, H = dh_dec.shape
-    g_dec = {n: 0.0 for n in m.module.PARAM_NAMES}
+    module, K = m.module, m.K
+    g_dec = {n: 0.0 for n in module.PARAM_NAMES}
     dkeys, dh_enc = np.zeros_like(memory.h_enc), np.zeros_like(memory.h_enc)
     dW_a, dv_a = np.zeros_like(params["W_a"]), np.zeros_like(params["v_a"])
     # --8<-- [start:attention-backward]
-    ds = np.zeros((m.module.N_STATES, B, H), dh_dec.dtype)  # dL/dstate(t) from the later steps
+    ds = np.zeros((module.N_STATES, B, H), dh_dec.dtype)  # dL/dstate(t), from the later steps
     for t in reversed(range(T_y)):
         att_cache, dec_cache = dec_caches[t]
-        dx, ds, g = m.module.layer_backward(dh_dec[t][None], dec_cache, ds)  # T = 1, chained
-        dq, dk, dv, dW, dva = attention_backward(dx[0, :, m.K:], att_cache)  # dx = [de_y; dC(t)]
+        dx, ds, g = module.layer_backward(dh_dec[t][None], dec_cache, ds)  # T = 1, chained
+        dq, dk, dv, dW, dva = attention_backward(dx[0, :, K:], att_cache)  # dx = [de_y; dC(t)]
         ds = ds.copy()
         ds[0] += dq  # the query was h_dec(t-1), row 0 of the state
         dkeys += dk
@@ -394,11 +402,12 @@ def decoder_step(params: dict, tokens, state, memory: Memory):
     """
     func = "decoder_step"
     m = _model(func, params)
+    dec = group(params, m.module, "dec.")
     x_t = one_hot(np.asarray(tokens), m.K, dtype=params["V"].dtype)  # (n, K)
     if m.attention:
-        h, state, _, alpha = _step_forward(params, m, x_t, state, memory)
+        h, state, _, alpha = _step_forward(params, m.module, dec, x_t, state, memory)
     else:
-        h, _, state = m.module.layer_forward(x_t[None], state, group(params, m.module, "dec."))
+        h, _, state = m.module.layer_forward(x_t[None], state, dec)
         h, alpha = h[0], None
     return output_forward(h, params["V"], params["c"]), state, alpha
 

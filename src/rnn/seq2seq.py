@@ -308,11 +308,11 @@ def seq2seq_backward(do, cache):
     check_shape(func, "do", np.asarray(do), h_dec.shape[:2] + (m.K,), "(T_y, B, K)")
     dh_dec, dV, dc = output_backward(do, h_dec, params["V"])  # (T_y, B, H)
     grads = {"V": dV, "c": dc}
-    module = m.module
+    module, h_enc = m.module, memory.h_enc
     if not m.attention:
         # --8<-- [start:backward]
         _, dC, g_dec = module.layer_backward(dh_dec, dec_caches)  # dC = dL/dh_dec(0) = dL/dC
-        dh_enc = np.zeros_like(memory.h_enc)  # no loss reads the encoder's states directly
+        dh_enc = np.zeros_like(h_enc)  # no loss reads the encoder's states directly
         _, _, g_enc = backward_to_lengths(dh_enc, enc_cache, dC)  # BPTT from dL/dC alone
         # --8<-- [end:backward]
     else:

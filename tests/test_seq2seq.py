@@ -12,9 +12,8 @@ import pytest
 
 from rnn.beam import beam_decode
 from rnn.gradcheck import numerical_gradient, relative_error
-from rnn.losses import output_forward
 from rnn.masking import mask_from_lengths, masked_cross_entropy
-from rnn.model import CELLS, one_hot
+from rnn.model import CELLS
 from rnn.seq2seq import (END, decode_beam, decode_greedy, decoder_step, encode, exact_matches,
                          init_seq2seq, seq2seq_backward, seq2seq_forward, seq2seq_loss_and_grads,
                          teacher_forcing_inputs, train_seq2seq)

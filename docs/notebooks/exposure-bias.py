@@ -42,16 +42,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rnn  # noqa: E402
+from rnn.plotting import GREY, site_style  # noqa: E402
 from rnn.exposure import exposure_losses  # noqa: E402
 from rnn.train import TrainConfig, train  # noqa: E402
 
 start = time.perf_counter()
-# Plots that read in the light and the dark theme: transparent, mid-grey text.
-GREY = "#8a8a8a"
-plt.rcParams.update({"figure.facecolor": "none", "axes.facecolor": "none",
-                     "savefig.transparent": True, "font.size": 11, "text.color": GREY,
-                     "axes.labelcolor": GREY, "axes.edgecolor": GREY, "xtick.color": GREY,
-                     "ytick.color": GREY, "grid.color": GREY, "legend.framealpha": 0})
+site_style()  # transparent figures with grey text: legible in the light and the dark theme
 
 # %% [markdown]
 # ## A model trained with teacher forcing

@@ -45,17 +45,13 @@ import time  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn.seq2seq import (END, decode_beam, decode_greedy, exact_matches,  # noqa: E402
+from rnn.plotting import site_style  # noqa: E402
+from rnn.seq2seq import (decode_beam, decode_greedy, exact_matches,  # noqa: E402
                          seq2seq_forward, train_seq2seq)
 from rnn.tasks import reversal_batch  # noqa: E402
 
 start = time.perf_counter()
-# Plots that read in the light and the dark theme: transparent, mid-grey text.
-GREY = "#8a8a8a"
-plt.rcParams.update({"figure.facecolor": "none", "axes.facecolor": "none",
-                     "savefig.transparent": True, "font.size": 11, "text.color": GREY,
-                     "axes.labelcolor": GREY, "axes.edgecolor": GREY, "xtick.color": GREY,
-                     "ytick.color": GREY, "grid.color": GREY, "legend.framealpha": 0})
+site_style()  # transparent figures with grey text: legible in the light and the dark theme
 
 LETTERS = ".abcdefgh"  # id 0 is the end token, shown as "."
 MAX_LEN, ALPHABET = 12, 8

@@ -67,6 +67,36 @@ def test_equals_torch_bidirectional(cell, packed):
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
+def test_tagger_matches_torch(cell):
+    """The whole tagger: a packed bidirectional torch module, Linear, and the
+    cross-entropy of the real steps only."""
+    torch = pytest.importorskip("torch")
+    from torch_beyond import layer_params, recurrent, run_packed
+    from torch_models import arr
+
+    D, H, K = 4, 3, 2
+    ids, lengths, tags = seen_later_batch(np.random.default_rng(8), B=5, max_len=6, alphabet=D)
+    mod = recurrent(torch, cell, D, H, seed=8, bidirectional=True)
+    lin = torch.nn.Linear(2 * H, K, dtype=torch.float64)
+    out, _ = run_packed(torch, mod, cell, torch.nn.functional.one_hot(torch.tensor(ids), D).double(),
+                        lengths)
+    real = torch.tensor(mask_from_lengths(lengths, ids.shape[0]))
+    loss_t = torch.nn.functional.cross_entropy(lin(out)[real], torch.tensor(tags)[real])
+    loss_t.backward()
+
+    params = {**layer_params(mod, cell, prefix="fwd."),
+              **layer_params(mod, cell, prefix="bwd.", suffix="_reverse"),
+              "V": arr(lin.weight), "c": arr(lin.bias)}
+    expected = {**layer_params(mod, cell, prefix="fwd.", grad=True),
+                **layer_params(mod, cell, prefix="bwd.", suffix="_reverse", grad=True),
+                "V": arr(lin.weight.grad), "c": arr(lin.bias.grad)}
+    loss, grads = tagger_loss_and_grads(params, ids, lengths, tags)
+    assert abs(loss - loss_t.item()) < 1e-12 * loss
+    for k in params:
+        assert relative_error(grads[k], expected[k]) < 1e-11, k
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
 def test_gradients_match_finite_differences(cell):
     T, B, D, H = 4, 3, 2, 3
     params, rng = _random(cell, D, H, seed=1)

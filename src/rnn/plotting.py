@@ -2,8 +2,12 @@
 
 The site has a light and a dark theme, and a notebook's figures are PNG
 images shown on either. :func:`site_style` makes them transparent and draws
-text, axes and grid in a mid grey that reads on both backgrounds; the lines
-keep matplotlib's default colour cycle, which is legible on both. Figures of
+text, axes and grid in a mid grey that reads on both backgrounds (contrast
+about 4.5:1 on white and 3.6:1 on the dark theme); the lines keep
+matplotlib's default colour cycle, which is legible on both. The grey is just
+darker than middle grey on purpose: for a transparent figure with light tick
+labels, Jupyter's inline backend asks for a dark box behind the image, which
+would show as a dark rectangle on the light theme. Figures of
 about ``figsize=(7, 4)`` with fonts of 11 points stay legible at the width
 the pages show them (about 550 pixels).
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 __all__ = ["GREY", "site_style"]
 
 #: The colour of text, axes and grid lines: readable on white and on the dark theme.
-GREY = "#8a8a8a"
+GREY = "#777777"
 
 
 def site_style() -> None:

@@ -524,7 +524,7 @@ def _check_plan(shown: str, members: dict, config: dict, vocab: Vocab) -> None:
     dtypes = set()
     for k, shape in shapes.items():
         m = params[k]
-        if m.dtype not in _WEIGHT_DTYPES:
+        if m.dtype.newbyteorder("=") not in _WEIGHT_DTYPES:
             raise _bad(shown, f"parameter {k!r} has dtype {m.dtype}, expected float32 or float64")
         if m.shape != shape:
             raise _bad(shown, f"parameter {k!r} has shape {m.shape} but a {layers}-layer {cell!r} "
@@ -542,7 +542,7 @@ def _check_plan(shown: str, members: dict, config: dict, vocab: Vocab) -> None:
             slot, _, pname = name.partition("/")
             if slot not in _SLOTS or pname not in shapes:
                 raise _bad(shown, f"it holds an unexpected optimiser entry {key!r}")
-            if m.dtype not in _WEIGHT_DTYPES or m.shape != shapes[pname]:
+            if m.dtype.newbyteorder("=") not in _WEIGHT_DTYPES or m.shape != shapes[pname]:
                 raise _bad(shown, f"optimiser entry {key!r} has {m.dtype} of shape {m.shape}; "
                                   f"it must be float32 or float64 of shape {shapes[pname]}, as "
                                   f"parameter {pname!r}")

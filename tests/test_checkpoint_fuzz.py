@@ -34,9 +34,9 @@ from rnn.optim import Adam
 
 # --8<-- [start:cases]
 DEFAULT_FUZZ_CASES = 300  # RNN_FUZZ_CASES=N for a longer run
-# --8<-- [end:cases]
 SECONDS_PER_CASE = 5.0  # generous (a case takes milliseconds): catches hangs, not speed
-PEAK_BYTES = 32 << 20  # what the loader may allocate for one of these files (all < 1 MB)
+PEAK_BYTES = 32 << 20  # what loading one of these files (all < 1 MB) may allocate
+# --8<-- [end:cases]
 
 
 def fuzz_cases() -> int:

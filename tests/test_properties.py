@@ -36,10 +36,12 @@ RAN = Counter()  # examples run per property, for the summary
 
 # Deterministic (derandomize) so CI and a developer see the same examples;
 # no deadline: timings on a shared machine are noisy.
-FAST = settings(max_examples=30, deadline=None, derandomize=True,
+# --8<-- [start:examples]
+FAST = settings(max_examples=30, deadline=None, derandomize=True,  # shapes, dtypes, float32
                 suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=3, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FD = settings(FAST, max_examples=15)  # finite differences
+SLOW = settings(FAST, max_examples=3)  # 10,000-step sequences
+# --8<-- [end:examples]
 
 lengths = st.integers(1, 6)  # T, with T = 1 included
 batches = st.integers(1, 4)
@@ -79,7 +81,7 @@ def test_shapes_and_dtypes(cell, T, B, D, H, seed, dtype):
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
-@settings(FAST, max_examples=15)
+@FD
 @given(T=lengths, B=st.integers(1, 3), D=st.integers(1, 3), H=st.integers(1, 3), seed=seeds)
 def test_gradients_match_finite_differences(cell, T, B, D, H, seed):
     RAN["gradients = finite differences"] += 1

@@ -446,3 +446,19 @@ def test_every_cli_error_is_one_line_and_leaves_files_byte_identical(tmp_path, c
         assert len(lines) == 1 and lines[0].startswith("rnn: error: "), (name, err)
         assert words in lines[0] and "Traceback" not in err, (name, err)
         assert files(folder) == before, name  # nothing the user saved was touched
+
+
+def test_the_lazy_package_exports_every_name_and_module():
+    import importlib
+    import pkgutil
+
+    import rnn
+    for name in rnn.__all__:
+        assert getattr(rnn, name) is not None, name
+    modules = {m.name for m in pkgutil.iter_modules(rnn.__path__)
+               if not m.name.startswith("_")}
+    assert modules == rnn._SUBMODULES
+    for name in modules:
+        assert getattr(rnn, name) is importlib.import_module(f"rnn.{name}")
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        rnn.nope

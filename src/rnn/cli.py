@@ -135,12 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a character-level language model with truncated backpropagation "
                     "through time. Progress (step, smoothed loss, validation loss, tokens/s) "
                     "and short samples are printed; a checkpoint is saved every "
-                    "--checkpoint-every steps, at the end, and on Ctrl-C (then continue with "
-                    "--resume).")
+                    "--checkpoint-every steps, at the end, and on Ctrl-C, SIGTERM or SIGHUP "
+                    "(then continue with --resume); the one with the best validation loss is "
+                    "kept as best.npz.")
     _add_config_options(t)
     t.add_argument("--resume", metavar="CKPT", default=None,
                    help="continue a run from its checkpoint, exactly as if it had not stopped; "
-                        "the model and data options come from the checkpoint")
+                        "the model and data options come from the checkpoint (--data may name "
+                        "the same text at a new path)")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the checkpoints of another run in --out (without it, a folder "
                         "holding another run's checkpoint is refused)")

@@ -120,8 +120,9 @@ class TrainConfig:
     checkpoint_every: int = option(1000, "steps between checkpoints, 0 for only at the end",
                                    low=0, run=True)
     seed: int = option(0, "random seed of the initialisation and the batches", low=0)
-    out: str = option("runs/rnn", "directory for checkpoint.npz (when resuming: the "
-                                  "checkpoint's directory)", metavar="DIR", run=True)
+    out: str = option("runs/rnn", "directory for checkpoint.npz and best.npz, locked while the "
+                                  "run trains (when resuming: the checkpoint's directory)",
+                      metavar="DIR", run=True)
     dtype: str = option("float32", "floating-point type of the weights and the computation",
                         choices=("float32", "float64"))
 

@@ -19,17 +19,18 @@ import json
 import os
 import random
 import struct
+import tempfile
 import time
 import tracemalloc
+import warnings
 import zipfile
 import zlib
 
 import numpy as np
-import pytest
 
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnn.data import Vocab
-from rnn.model import CELLS, init_params, model_info
+from rnn.model import CELLS, init_params, model_info, param_shapes
 from rnn.optim import Adam
 
 # --8<-- [start:cases]
@@ -90,8 +91,6 @@ def base_members(cell: str, dtype) -> list:
     params = init_params(6, 4, cell=cell, layers=2, seed=1, dtype=dtype)
     opt = Adam(0.01)
     opt.step(params, {k: np.ones_like(v) for k, v in params.items()})
-    buf = io.BytesIO()
-    import tempfile
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "c.npz")
         save_checkpoint(path, params=params, vocab=vocab, step=3,
@@ -100,9 +99,8 @@ def base_members(cell: str, dtype) -> list:
                         rng_state=np.random.default_rng(0).bit_generator.state,
                         extra={"state": np.zeros((2, CELLS[cell].N_STATES, 3, 4), dtype),
                                "batcher.pos": np.array(8)})
-        buf.write(open(path, "rb").read())
-    with zipfile.ZipFile(buf) as z:
-        return [(i.filename, z.read(i)) for i in z.infolist()]
+        with zipfile.ZipFile(path) as z:
+            return [(i.filename, z.read(i)) for i in z.infolist()]
 
 
 BASES = [(cell, dtype) for cell in sorted(CELLS) for dtype in (np.float32, np.float64)]
@@ -229,7 +227,6 @@ def m_consistent_huge_model(rng):
     """Every weight declares H = 10**6, consistently: a 6.6 KB file describing terabytes."""
     members, cell = base(rng)
     H = rng.choice([10 ** 5, 10 ** 6, 10 ** 9])
-    from rnn.model import param_shapes
     shapes = param_shapes(6, H, cell=cell, layers=2)
     out = []
     for n, d in members:
@@ -356,7 +353,6 @@ def m_non_finite(rng):
 
 def m_duplicate_entry(rng):
     members, _ = base(rng)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
         return build(members + [members[rng.randrange(len(members))]])

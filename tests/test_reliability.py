@@ -35,7 +35,8 @@ from rnn.progress import Interrupted
 from rnn.run_folder import LOCK_NAME
 from rnn.train import TrainConfig, TrainingDiverged, train
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+from processes import env, rnn_process
+
 TEXT = ("the quick brown fox jumps over the lazy dog.\n"
         "she sells sea shells by the sea shore; so it goes.\n") * 26
 TINY = dict(hidden=8, seq_len=8, batch=4, eval_every=3, sample_every=0, checkpoint_every=2,
@@ -173,14 +174,8 @@ def test_ctrl_c_during_start_up_is_one_line_and_leaves_nothing(tmp_path, monkeyp
 
 # ---------------------------------------------------------------- signals and locks, real processes
 
-def _env():
-    return {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
 def _start(args):
-    p = subprocess.Popen([sys.executable, "-m", "rnn", *args], env=_env(), text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)  # not in pytest's process group
+    p = rnn_process(*args, start_new_session=True)  # not in pytest's process group
     for line in p.stdout:  # wait until training has started
         if line.startswith("model:"):
             return p
@@ -241,7 +236,7 @@ def test_a_killed_process_leaves_a_stale_lock_that_the_next_run_takes_over(tmp_p
 def test_cli_does_not_import_numpy_before_main():
     # so Ctrl-C at start-up lands in rnn.cli.main, which reports it in one line
     code = "import sys, rnn.cli; print('numpy' in sys.modules)"
-    p = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True,
                        timeout=60)
     assert p.stdout.strip() == "False", p.stderr
 
@@ -462,3 +457,15 @@ def test_the_lazy_package_exports_every_name_and_module():
         assert getattr(rnn, name) is importlib.import_module(f"rnn.{name}")
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         rnn.nope
+
+
+def test_overwrite_leaves_no_file_of_the_other_run(tmp_path, monkeypatch, default_handlers):
+    run(tmp_path, 6)  # another run: checkpoint.npz and best.npz
+    # the new run is stopped during its first evaluation, so it never writes a best.npz
+    _kill_during(monkeypatch, train_mod, "evaluate", {1}, signal.SIGTERM)
+    r = train(quiet(tmp_path, steps=5, seed=1), text=TEXT, progress=False, overwrite=True,
+              log=lambda *a: None)
+    monkeypatch.undo()
+    assert r.interrupted and r.step == 0 and r.best_checkpoint is None
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz"]  # the other run's best.npz is gone
+    assert run(tmp_path, 2, resume=r.checkpoint).step == 2  # and the run resumes in its folder

@@ -1,8 +1,8 @@
 """Save and load training checkpoints as plain ``.npz`` files.
 
 A checkpoint holds everything needed to sample from a model or to resume
-training exactly where it stopped, using arrays only, so it loads with
-``np.load(path, allow_pickle=False)`` (no code runs while loading):
+training exactly where it stopped, using arrays only, so it also loads with
+``np.load(path, allow_pickle=False)``:
 
 ========================  ==================================================
 key                       content
@@ -19,7 +19,14 @@ key                       content
 
 Writes are atomic: the file is written to a temporary name in the same
 folder, flushed to disk, then moved over ``path`` with ``os.replace``, so a
-crash mid-write leaves the previous checkpoint intact.
+crash mid-write leaves the previous checkpoint intact. Weights or optimiser
+state holding NaN or infinite values are never written.
+
+Reading is safe for a file from anywhere (:func:`load_checkpoint`): it does
+not use ``np.load`` but reads the zip directory and every ``.npy`` header
+itself, checks them all against the model that the vocabulary and the
+weights' names and output layer describe, and only then reads data, never
+more than a header declares. Any bad file is one :class:`CheckpointError`.
 """
 
 from __future__ import annotations

@@ -238,8 +238,8 @@ def main(argv=None) -> int:
         return _main(argv)
     except KeyboardInterrupt as exc:  # Ctrl-C (or rnn.progress.Interrupted) anywhere
         signum = getattr(exc, "signum", signal.SIGINT)
-        _error(str(exc) or "interrupted by Ctrl-C; nothing more was saved (a checkpoint already "
-                           "written is intact)")
+        _error(str(exc) or "interrupted by Ctrl-C (a checkpoint already written is complete "
+                           "and intact)")
         return 128 + signum
 
 

@@ -157,15 +157,19 @@ class RunFolder:
         self.release()
         return False
 
-    def check_owner(self, run_id: str | None, resume: str | None, overwrite: bool) -> None:
+    def check_owner(self, run_id: str | None, resume: str | None, overwrite: bool) -> list:
         """Refuse to replace a checkpoint of another run.
 
         A file in the folder (``checkpoint.npz``, ``best.npz``) may be
-        replaced if ``overwrite`` is set, if it is the checkpoint being
-        resumed, or if it was written by the same run (same ``run_id``).
+        replaced if it is the checkpoint being resumed, if it was written by
+        the same run (same ``run_id``), or if ``overwrite`` is set.
+
+        Returns
+        -------
+        names : list of str
+            The files of another run that ``overwrite`` allows to replace.
         """
-        if overwrite:
-            return
+        foreign = []
         for name in (CHECKPOINT_NAME, BEST_NAME):
             target = self.file(name)
             if not os.path.lexists(target):
@@ -180,8 +184,12 @@ class RunFolder:
                 if run_id is not None and run_id_of(ckpt) == run_id:
                     continue
                 whose = f"the checkpoint of another run (step {ckpt.step:,})"
+            if overwrite:
+                foreign.append(name)
+                continue
             cont = "" if resume is not None else f"continue that run with --resume {target}, "
             raise ValueError(f"output folder {self.path!r} holds {name}, {whose}; {cont}choose "
                              f"another --out, or pass --overwrite (overwrite=True in Python) to "
                              f"replace it")
+        return foreign
 

@@ -216,8 +216,9 @@ class _Session:
     sample, save, show progress) over a :class:`RunState`, writing into a
     held :class:`rnn.run_folder.RunFolder`."""
 
-    def __init__(self, cfg, corpus, run, log, folder, resumed=None):
+    def __init__(self, cfg, corpus, run, log, folder, resumed=None, replaced=()):
         self.cfg, self.corpus, self.run, self.log = cfg, corpus, run, log
+        self.replaced = list(replaced)  # another run's files that --overwrite replaces
         self.bar = None
         self.stop = None
         self.out_path = folder.file(CHECKPOINT_NAME)
@@ -326,6 +327,9 @@ class _Session:
     def save(self) -> None:
         self._write(self.out_path)
         self.last_ckpt, self.last_step = self.out_path, self.run.step
+        if BEST_NAME in self.replaced and self.best_ckpt is None:
+            os.unlink(self.best_path)  # another run's best: the folder is this run's now
+        self.replaced = []
 
     def show_progress(self, force: bool = False) -> None:
         if self.bar is None:
@@ -448,12 +452,13 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, params:
             folder.acquire()  # also checks that the folder can be written, before any training
             for note in folder.notes:
                 log(note)
-            folder.check_owner(run_id if ckpt is not None else None, resume, overwrite)
+            replaced = folder.check_owner(run_id if ckpt is not None else None, resume,
+                                          overwrite)
             corpus = Corpus.prepare(cfg, text)
             check_memory(cfg, corpus.vocab.size)
             run = (RunState.new(cfg, corpus, params, run_id) if ckpt is None
                    else RunState.from_checkpoint(ckpt, resume, cfg, corpus))
-        session = _Session(cfg, corpus, run, log, folder, resumed=resume)
+        session = _Session(cfg, corpus, run, log, folder, resumed=resume, replaced=replaced)
         log(f"corpus: {corpus.description}; K = {corpus.vocab.size} distinct characters "
             f"({len(corpus.train_ids):,} train / {len(corpus.val_ids):,} validation)")
         log(f"model: {cfg.cell} x{cfg.layers}, H = {cfg.hidden}, {count_params(run.params):,} "

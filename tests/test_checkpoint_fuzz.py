@@ -194,18 +194,23 @@ def m_misshaped(rng):
     return build(_replace(members, name, npy(np.zeros(shape))))
 
 
-def m_object_dtype(rng):
+def header(descr, shape) -> str:
+    return f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape}, }}"
+
+
+def crafted_entry(rng, prefix: str, text: str, payload: bytes) -> bytes:
+    """A valid checkpoint with one entry (named ``prefix...``) replaced by a crafted .npy."""
     members, _ = base(rng)
-    name = _pick(rng, members)
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }"
+    return build(_replace(members, _pick(rng, members, prefix), npy_raw(text, payload)))
+
+
+def m_object_dtype(rng):
     payload = b"\x80\x04\x95" + os.urandom(40)  # the start of a pickle
-    return build(_replace(members, name, npy_raw(header, payload)))
+    return crafted_entry(rng, "", header("|O", (2,)), payload)
 
 
 def m_structured_dtype(rng):
-    members, _ = base(rng)
-    header = "{'descr': [('a', '<f8'), ('b', '|O')], 'fortran_order': False, 'shape': (1,), }"
-    return build(_replace(members, _pick(rng, members, "param/"), npy_raw(header, bytes(16))))
+    return crafted_entry(rng, "param/", header([("a", "<f8"), ("b", "|O")], (1,)), bytes(16))
 
 
 def m_not_npy(rng):
@@ -215,12 +220,14 @@ def m_not_npy(rng):
 
 
 def m_huge_shape(rng):
-    members, _ = base(rng)
-    name = _pick(rng, members, rng.choice(["param/", "optim/", "extra/", "vocab"]))
     dim = rng.choice([10 ** 6, 2 ** 31, 10 ** 12, 2 ** 62, 10 ** 30])
     shape = rng.choice([(dim,), (dim, dim), (6, dim), (dim, 4)])
-    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"
-    return build(_replace(members, name, npy_raw(header, bytes(64))))
+    prefix = rng.choice(["param/", "optim/", "extra/", "vocab"])
+    return crafted_entry(rng, prefix, header("<f8", shape), bytes(64))
+
+
+def m_negative_shape(rng):
+    return crafted_entry(rng, "param/", header("<f8", (-1, 4)), bytes(32))
 
 
 def m_consistent_huge_model(rng):
@@ -233,35 +240,25 @@ def m_consistent_huge_model(rng):
         key = n[:-4]
         if key.startswith(("param/", "optim/m/", "optim/v/")):
             shape = shapes[key.split("/")[-1]]
-            d = npy_raw(f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}", bytes(64))
+            d = npy_raw(header("<f4", shape), bytes(64))
         elif key == "config":
             d = npy(np.array(json.dumps({"cell": cell, "hidden": H, "layers": 2})))
         out.append((n, d))
     return build(out)
 
 
-def m_negative_shape(rng):
-    members, _ = base(rng)
-    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (-1, 4), }"
-    return build(_replace(members, _pick(rng, members, "param/"), npy_raw(header, bytes(32))))
-
-
 def m_extra_bomb(rng):
     """A 100 MB extra/ entry of zeros, deflated to about 100 KB, in a valid checkpoint."""
     members, _ = base(rng)
-    return with_bomb(members, "extra/bomb.npy",
-                     "{'descr': '|u1', 'fortran_order': False, 'shape': (104857600,), }",
-                     104857600)
+    return with_bomb(members, "extra/bomb.npy", header("|u1", (104857600,)), 104857600)
 
 
 def m_param_bomb(rng):
     """A weight that expands to 100 MB of zeros, declared with the small shape that fits
     the model (its data runs on past the header's size) or with the 100 MB it holds."""
     members, _ = base(rng)
-    shape = rng.choice(["(4, 4)", "(13107200,)"])
-    return with_bomb(members, "param/W.npy",
-                     f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}",
-                     104857600)
+    shape = rng.choice([(4, 4), (13107200,)])
+    return with_bomb(members, "param/W.npy", header("<f8", shape), 104857600)
 
 
 def m_lying_sizes(rng):

@@ -206,6 +206,7 @@ class CheckpointError(ValueError):
 
 
 def _bad(path, problem: str) -> CheckpointError:
+    problem = " ".join(problem.split())  # one line, whatever an exception's text held
     return CheckpointError(f"{path!r} is not an rnn checkpoint: {problem}")
 
 
@@ -222,7 +223,7 @@ _DEFLATE_RATIO = 1032
 _CHUNK = 1 << 20  # bytes decompressed and copied at a time
 _WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _SLOTS = sorted({slot for cls in OPTIMIZERS.values() for slot in cls._slots})
-_SCALARS = {"format": "U", "config": "U", "rng": "U", "step": "iu"}
+_TOP_LEVEL = ("format", "config", "rng", "step", "vocab")  # besides param/, optim/, extra/
 
 
 @dataclass
@@ -478,8 +479,7 @@ def _read_small(shown: str, zf: zipfile.ZipFile, members: dict) -> tuple:
     if value != FORMAT:
         raise _bad(shown, f"its format is {value[:_MAX_FORMAT_CHARS]!r}, expected {FORMAT!r}")
     for key in members:
-        if key not in _SCALARS and key != "vocab" and \
-                not key.startswith(("param/", "optim/", "extra/")):
+        if key not in _TOP_LEVEL and not key.startswith(("param/", "optim/", "extra/")):
             raise _bad(shown, f"it holds an unexpected entry {key!r}")
     missing = [k for k in ("vocab", "config", "step", "rng") if k not in members]
     if not any(k.startswith("param/") for k in members):

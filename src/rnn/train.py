@@ -161,17 +161,12 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     elif clip:
         clip_global_norm(grads, clip)  # all gradients together to norm <= clip
     optimizer.step(params, grads)  # in place
-    if not _all_finite(params, optimizer):
+    updated = [*params.values(), *(a for slot in optimizer.state.values() for a in slot.values())]
+    if not all(np.isfinite(a).all() for a in updated):  # only a far too large learning rate
         raise TrainingDiverged("the update made a weight or the optimiser's state NaN or "
                                "infinite (is the learning rate far too large?)")
     return loss, state
 # --8<-- [end:train-step]
-
-
-def _all_finite(params: dict, optimizer) -> bool:
-    arrays = list(params.values()) + [a for slot in getattr(optimizer, "state", {}).values()
-                                      for a in slot.values()]
-    return all(np.isfinite(a).all() for a in arrays)
 
 
 def evaluate(params: dict, val_ids, T: int = EVAL_SEQ_LEN, B: int = EVAL_BATCH) -> float:

@@ -409,9 +409,12 @@ def _error_cases(tmp_path, folder, data, ckpt):
         "out is a file": (new + ["--out", str(data)], 2, "cannot be written"),
         "diverged": (new + ["--steps", "300", "--optim", "sgd", "--lr", "3000", "--clip", "0"]
                      + out + ["--overwrite"], 1, "diverged"),
+        "overflowing update": (new + ["--lr", "1e300", "--dtype", "float32"] + out
+                               + ["--overwrite"], 1, "the update made a weight"),
     }
 
 
+@pytest.mark.filterwarnings("error")  # a warning would be a second line on stderr
 def test_every_cli_error_is_one_line_and_leaves_files_byte_identical(tmp_path, capsys):
     data = tmp_path / "in.txt"
     data.write_text(TEXT)

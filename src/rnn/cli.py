@@ -255,11 +255,15 @@ def _main(argv) -> int:
     if args.command is None:
         _error("choose a command: `rnn train` or `rnn sample CKPT` (see `rnn --help`)")
         return 2
+    import numpy as np
+
     from .train import TrainingDiverged
 
     try:
         _apply_threads(args)
-        return _train(args) if args.command == "train" else _sample(args)
+        # a diverging run overflows on its way to the one-line error that reports it
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _train(args) if args.command == "train" else _sample(args)
     except TrainingDiverged as exc:
         _error(exc)
         return 1

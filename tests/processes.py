@@ -19,7 +19,7 @@ def env() -> dict:
     return {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _default_signals():
+def default_signals():
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, signal.SIG_DFL)
 
@@ -28,4 +28,4 @@ def rnn_process(*args, **kw) -> subprocess.Popen:
     """``python -m rnn ARGS`` started with text pipes for stdout and stderr."""
     return subprocess.Popen([sys.executable, "-m", "rnn", *args], env=env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_default_signals, **kw)
+                            preexec_fn=default_signals, **kw)

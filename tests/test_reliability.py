@@ -35,7 +35,7 @@ from rnn.progress import Interrupted
 from rnn.run_folder import LOCK_NAME
 from rnn.train import TrainConfig, TrainingDiverged, train
 
-from processes import env, rnn_process
+from processes import default_signals, env, rnn_process
 
 TEXT = ("the quick brown fox jumps over the lazy dog.\n"
         "she sells sea shells by the sea shore; so it goes.\n") * 26
@@ -231,6 +231,29 @@ def test_a_killed_process_leaves_a_stale_lock_that_the_next_run_takes_over(tmp_p
     assert any(f"pid {p.pid}" in m and "no longer running" in m for m in messages)
     assert any(".checkpoint.npz.x1y2z3.tmp" in m for m in messages)
     assert_clean(out)
+
+
+# `python -m rnn ARGS`, after telling the test that Python itself has started
+RNN_AFTER_READY = ("import runpy, sys; sys.argv = ['rnn', *sys.argv[1:]]; print('ready', flush=True);"
+                   " runpy.run_module('rnn', run_name='__main__', alter_sys=True)")
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.2])
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
+    # whether it lands while NumPy is imported, the options parsed or the corpus read
+    data = tmp_path / "in.txt"
+    data.write_text(TEXT * 10_000)  # 25 MB: reading it takes a few tenths of a second
+    p = subprocess.Popen([sys.executable, "-c", RNN_AFTER_READY, "train", "--data", str(data),
+                          "--out", str(tmp_path / "run")], env=env(), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=default_signals)
+    assert p.stdout.readline() == "ready\n"
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("rnn: error: "), err
+    assert not (tmp_path / "run").exists() or os.listdir(tmp_path / "run") == []
 
 
 def test_cli_does_not_import_numpy_before_main():

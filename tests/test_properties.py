@@ -37,8 +37,8 @@ RAN = Counter()  # examples run per property, for the summary
 # Deterministic (derandomize) so CI and a developer see the same examples;
 # no deadline: timings on a shared machine are noisy.
 # --8<-- [start:examples]
-FAST = settings(max_examples=30, deadline=None, derandomize=True,  # shapes, dtypes, float32
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,  # shapes,
+                suppress_health_check=[HealthCheck.too_slow])  # dtypes, float32 = float64
 FD = settings(FAST, max_examples=15)  # finite differences
 SLOW = settings(FAST, max_examples=3)  # 10,000-step sequences
 # --8<-- [end:examples]

@@ -67,6 +67,7 @@ class RunFolder:
         self.lock_path = os.path.join(self.path, LOCK_NAME)
         self.notes = []
         self._fd = None
+        self._created = []  # folders acquire() made, deepest first: removed again if left empty
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -77,10 +78,15 @@ class RunFolder:
 
     def acquire(self) -> "RunFolder":
         """Create the folder, lock it, and delete temporary files a killed run left."""
+        missing, folder = [], os.path.abspath(self.path)
+        while not os.path.lexists(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
         try:
             os.makedirs(self.path, exist_ok=True)
         except OSError as exc:
             raise self._unwritable(exc) from None
+        self._created = missing
         if not os.path.isdir(self.path):
             raise ValueError(f"output folder {self.path!r} is a file; choose a folder with --out")
         while self._fd is None:
@@ -140,15 +146,21 @@ class RunFolder:
                                   f"killed while saving")
 
     def release(self) -> None:
-        """Delete the lock file and unlock (in that order, so no run locks a deleted file)."""
-        if self._fd is None:
-            return
-        try:
-            os.unlink(self.lock_path)
-        except OSError:
-            pass
-        os.close(self._fd)  # closing releases the flock
-        self._fd = None
+        """Delete the lock file and unlock (in that order, so no run locks a deleted file);
+        remove the folders :meth:`acquire` created if nothing was written into them."""
+        if self._fd is not None:
+            try:
+                os.unlink(self.lock_path)
+            except OSError:
+                pass
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+        for folder in self._created:  # a run that failed before writing leaves no empty folder
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not empty: it holds the run's checkpoints
+        self._created = []
 
     def __enter__(self):
         return self.acquire()

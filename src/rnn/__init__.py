@@ -13,6 +13,18 @@ The data path, one module a step::
     optimiser     rnn.optim       Adam, Adagrad, SGD, clipping
     step, loop    rnn.train       train_step, train   (options: rnn.config)
     sampling      rnn.sample      sample, beam_search
+
+Beyond the language model, on the same layer protocol::
+
+    variable lengths    rnn.masking        pad, mask_from_lengths, forward_to_lengths
+    many-to-one         rnn.classify       train_classifier
+    bidirectional       rnn.bidirectional  bidirectional_forward, train_tagger
+    encoder-decoder     rnn.seq2seq        seq2seq_loss_and_grads, decode_greedy, decode_beam
+    attention           rnn.attention      attention_forward
+    beam search         rnn.beam           beam_decode (any step function, with an end token)
+    exposure bias       rnn.exposure       exposure_losses
+    tasks               rnn.tasks          parity_batch, seen_later_batch, reversal_batch
+    command line        rnn.demos          python -m rnn.demos parity|tagging|reverse
 """
 
 __version__ = "0.2.0"
@@ -49,7 +61,10 @@ __all__ = list(_MODULE_OF)
 # Submodules, also reachable as attributes (rnn.model.CELLS) after a bare `import rnn`.
 _SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data", "corpus",
                "optim", "checkpoint", "sample", "config", "train", "run_state", "run_folder",
-               "progress", "initializers", "cli"}
+               "progress", "initializers", "cli",
+               # beyond the language model
+               "masking", "classify", "bidirectional", "attention", "seq2seq", "beam", "exposure",
+               "tasks", "demos", "plotting"}
 
 
 def __getattr__(name):

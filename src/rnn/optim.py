@@ -61,6 +61,10 @@ def _check_grads(func: str, params: dict, grads: dict) -> None:
                              f"updated in place, got {type(p).__name__}")
 
 
+#: The key :meth:`_Optimizer.step` hands ``_update`` for the one-buffer update of all parameters.
+ALL = None
+
+
 class _Optimizer:
     """Shared bookkeeping: step count, per-parameter state, state_dict."""
 
@@ -71,8 +75,13 @@ class _Optimizer:
         self.lr = check_number(type(self).__name__, "lr", lr, low=0, low_open=True)
         self.t = 0  # number of steps taken
         self.state = {slot: {} for slot in self._slots}  # slot -> param name -> array
+        self._flat_params = None  # the FlatDict of the one-buffer update in progress
 
-    def _slot(self, slot: str, key: str, like: np.ndarray) -> np.ndarray:
+    def _slot(self, slot: str, key, like: np.ndarray) -> np.ndarray:
+        """The state ``slot`` of parameter ``key`` (zeros at first), or of all of them at once
+        when ``key`` is :data:`ALL` (see :meth:`step`)."""
+        if key is ALL:
+            return self._flat_slot(slot, self._flat_params, like.dtype)
         a = self.state[slot].get(key)
         if a is None:
             a = self.state[slot][key] = np.zeros_like(like)
@@ -93,16 +102,15 @@ class _Optimizer:
             Same keys and shapes as ``params``.
         """
         p_flat, g_flat = flat_pair(params, grads)
-        if p_flat is not None:  # one pass over the whole buffer
+        if p_flat is not None:  # one buffer each: one update of every parameter at once
             self.t += 1
-            self._update(p_flat, g_flat, {s: self._flat_slot(s, params, p_flat.dtype)
-                                          for s in self._slots})
+            self._flat_params = params
+            self._update(ALL, p_flat, g_flat)
             return
         _check_grads(f"{self.name}.step", params, grads)
         self.t += 1
-        for k, p in params.items():
-            g = np.asarray(grads[k], dtype=p.dtype)
-            self._update(p, g, {s: self._slot(s, k, p) for s in self._slots})
+        for k in params:
+            self._update(k, params[k], np.asarray(grads[k], dtype=params[k].dtype))
 
     def _flat_slot(self, slot: str, params: FlatDict, dtype) -> np.ndarray:
         """The state ``slot`` as one buffer laid out like ``params`` (built on first use)."""
@@ -119,7 +127,7 @@ class _Optimizer:
         self.state[slot] = FlatDict(arrays, dtype)
         return self.state[slot].flat
 
-    def _update(self, p, g, state):  # pragma: no cover - abstract
+    def _update(self, key, p, g):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -202,7 +210,7 @@ class SGD(_Optimizer):
 
     name = "sgd"
 
-    def _update(self, p, g, state):
+    def _update(self, key, p, g):
         p -= self.lr * g
 
 
@@ -228,8 +236,8 @@ class Adagrad(_Optimizer):
         super().__init__(lr)
         self.eps = check_number("Adagrad", "eps", eps, low=0.0)
 
-    def _update(self, p, g, state):
-        mem = state["mem"]  # the sum of squared gradients of p (same shape)
+    def _update(self, key, p, g):
+        mem = self._slot("mem", key, p)
         mem += g * g
         p -= self.lr * (g / (np.sqrt(mem) + self.eps))
 # --8<-- [end:adagrad]
@@ -259,8 +267,8 @@ class Adam(_Optimizer):
         self.eps = check_number("Adam", "eps", eps, low=0.0)
 
     # --8<-- [start:adam]
-    def _update(self, p, g, state):
-        m, v, tmp = state["m"], state["v"], np.empty_like(p)
+    def _update(self, key, p, g):
+        m, v, tmp = self._slot("m", key, p), self._slot("v", key, p), np.empty_like(p)
         m *= self.beta1
         m += np.multiply(g, 1.0 - self.beta1, out=tmp)  # m = beta1 m + (1 - beta1) g
         v *= self.beta2

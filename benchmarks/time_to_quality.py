@@ -22,7 +22,13 @@ Models (``--models``, comma-separated):
 
     python benchmarks/time_to_quality.py                      # default and gru, 5 min each side
     python benchmarks/time_to_quality.py --models lstm --minutes 2
+    python benchmarks/time_to_quality.py --parallel           # both sides at once, one core each
     python benchmarks/time_to_quality.py --tiny               # a few seconds: proves it runs
+
+``--parallel`` runs the package and torch at the same time, each in its own
+process on one thread: half the wall-clock time on a two-core machine, and on
+a machine that other programs keep busy both sides share the same conditions
+(on a quiet one, run them one after the other, the default).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import math
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +49,16 @@ import speed  # noqa: E402  (same folder: torch_model, torch_trainer, params_fro
 MODELS = {"default": {}, "gru": {"cell": "gru", "hidden": 256},
           "lstm": {"cell": "lstm", "hidden": 256}}
 TINY_TEXT = "to be or not to be, that is the question. " * 200
+
+
+def one_thread():
+    """One BLAS thread for NumPy, one thread for torch (also in a worker process)."""
+    speed.setup_path()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    torch.set_num_threads(1)
 
 
 def config(name, minutes, out, tiny=False):
@@ -94,30 +112,34 @@ def main(argv=None):
     p.add_argument("--models", default="default,gru", help=f"comma-separated, of {sorted(MODELS)}")
     p.add_argument("--minutes", type=float, default=5.0, help="budget of each run (default 5)")
     p.add_argument("--tiny", action="store_true", help="tiny models and text, 1 s per run")
+    p.add_argument("--parallel", action="store_true",
+                   help="run the package and torch at the same time, one process each")
     args = p.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in names if m not in MODELS]
     if bad or not names:
         p.error(f"--models must be a comma-separated subset of {','.join(MODELS)}, got {bad or names}")
     speed.setup_path()
-    from threadpoolctl import threadpool_limits
-
-    import torch
-
     minutes = 1 / 60 if args.tiny else args.minutes
     text = TINY_TEXT if args.tiny else None
-    threadpool_limits(1)
-    torch.set_num_threads(1)
-    print(f"one thread each; {minutes * 60:g} s per run; load average before: {speed.load()}",
-          flush=True)
+    one_thread()
+    print(f"one thread each; {minutes * 60:g} s per run{', both sides at once' * args.parallel}; "
+          f"load average before: {speed.load()}", flush=True)
     rows = []
     for name in names:
         with tempfile.TemporaryDirectory(prefix="rnn-ttq-") as out:
             cfg = config(name, minutes, out, tiny=args.tiny)
-            print(f"{name}: package ...", flush=True)
-            pkg = run_package(cfg, text)
-            print(f"{name}: torch ...", flush=True)
-            tor = run_torch(dataclasses.replace(cfg), text)
+            if args.parallel:
+                print(f"{name}: package and torch, in parallel ...", flush=True)
+                with ProcessPoolExecutor(2, mp_context=get_context("spawn"),
+                                         initializer=one_thread) as pool:
+                    jobs = [pool.submit(run_package, cfg, text), pool.submit(run_torch, cfg, text)]
+                    pkg, tor = (job.result() for job in jobs)
+            else:
+                print(f"{name}: package ...", flush=True)
+                pkg = run_package(cfg, text)
+                print(f"{name}: torch ...", flush=True)
+                tor = run_torch(dataclasses.replace(cfg), text)
         rows.append((name, cfg, pkg, tor))
         print(f"  package {pkg[0]:.4f} nats/char ({pkg[1]:,} steps, {pkg[2]:,.0f} tokens/s); "
               f"torch {tor[0]:.4f} ({tor[1]:,} steps, {tor[2]:,.0f} tokens/s); "

@@ -8,9 +8,11 @@ standard modules (``speed.torch_model`` / ``speed.torch_trainer``: one-hot
 input, ``nn.RNN``/``GRU``/``LSTM``, ``Linear``, ``cross_entropy``,
 ``clip_grad_value_``, ``Adam``) on the same corpus, split, stream batches,
 initial weights (copied from the package's initialisation) and
-hyperparameters, with nothing but training steps inside its budget. Both
-final models are scored by the same ``rnn.train.evaluate`` on the same
-validation text.
+hyperparameters, and the same validation passes inside its budget (every
+``eval_every`` steps, as ``rnn train``; they use ``rnn.train.evaluate`` on
+the torch weights). Both final models are scored by the same
+``rnn.train.evaluate`` on the same validation text. Tokens per second count
+training steps only, on both sides.
 
 Models (``--models``, comma-separated):
 
@@ -91,19 +93,23 @@ def run_torch(cfg, text):
     mod, lin = speed.torch_model(cfg.cell, cfg.hidden, cfg.dtype, params=run.params,
                                  vocab=corpus.vocab.size)
     step = speed.torch_trainer(mod, lin, cfg.cell, lr=run.optimizer.lr, clip=cfg.clip)
-    state, steps = None, 0
+    state, steps, train_time = None, 0, 0.0
     start = time.perf_counter()
     while time.perf_counter() - start < cfg.minutes * 60:
+        t0 = time.perf_counter()
         inputs, targets, reset = run.batcher.next()
         if reset:  # a stream wrapped around: start it from zero, as rnn train does
             state = None
         _, state = step(inputs, targets, state)
         steps += 1
-    elapsed = time.perf_counter() - start
+        train_time += time.perf_counter() - t0
+        if cfg.eval_every and steps % cfg.eval_every == 0:  # rnn train's schedule, in the budget
+            with torch.no_grad():
+                evaluate(speed.params_from_torch(mod, lin, cfg.cell), corpus.val_ids)
     with torch.no_grad():
         params = speed.params_from_torch(mod, lin, cfg.cell)
     val = evaluate(params, corpus.val_ids)
-    return val, steps, steps * cfg.seq_len * cfg.batch / elapsed
+    return val, steps, steps * cfg.seq_len * cfg.batch / train_time
 
 
 def main(argv=None):

@@ -35,13 +35,8 @@ import numpy as np
 
 from ._checks import as_float_array, check_ids, check_shape
 
-__all__ = ["is_ids", "layer_inputs", "check_state0", "gated_params", "gated_layer_forward",
+__all__ = ["layer_inputs", "check_state0", "gated_params", "gated_layer_forward",
            "compute_dtype", "pack", "halved", "unpack", "input_term", "input_grads", "one_hot_rows"]
-
-
-def is_ids(x) -> bool:
-    """True if ``x`` holds token ids (an integer array) rather than float inputs."""
-    return isinstance(x, np.ndarray) and x.dtype.kind in "iu"
 
 
 def layer_inputs(func: str, x, D: int):

@@ -183,10 +183,10 @@ def layer_backward(dh, cache, dstate=None):
     ds3 = ds[:, None, :]  # to scale the three blocks i, f, g at once
     gh[...] = dh[T - 1] if dh_last is None else dh[T - 1] + dh_last
     da_l = list(da)
-    for t, (da_t, d_ifg, d_o, c_t, f_t, dh_t) in enumerate(zip(
-            da_l[::-1], d4[::-1, :, :3], d4[::-1, :, 3], ds_dh[::-1], f[::-1], dh[::-1])):
-        if t:  # every step but the last one: dL/dh(t) through the gates of step t+1
-            da_l[T - t].dot(W_all, out=gh)
+    for k, (d_ifg, d_o, c_t, f_t, dh_t) in enumerate(zip(  # step t = T - 1 - k, from the last
+            d4[::-1, :, :3], d4[::-1, :, 3], ds_dh[::-1], f[::-1], dh[::-1])):
+        if k:  # every step but the last: dL/dh(t) through the gates of step t + 1 = T - k
+            da_l[T - k].dot(W_all, out=gh)
             np.add(gh, dh_t, out=gh)  # + from above
         np.multiply(gh, c_t, out=ds)
         np.add(ds, carry, out=ds)  # dL/ds(t): through h(t) and from s(t+1)

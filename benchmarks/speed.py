@@ -28,9 +28,14 @@ program on the machine does not favour one side.
     python benchmarks/speed.py --tiny       # a few seconds: proves it runs
     python benchmarks/speed.py --cells rnn --sizes 1x25x100,64x128x512 --threads 1,2
     python benchmarks/speed.py --json speed.json    # also write the rows as JSON
+    python benchmarks/speed.py --clock cpu --rounds 15     # on a machine others keep busy
 
 Timings on a shared machine are noisy: read ratios, and rerun on a quiet one
-(the script prints the load average before and after).
+(the script prints the load average before and after). Where that is not
+possible, ``--clock cpu`` times the one-thread rows with this process's CPU
+time, which waiting for a busy core does not inflate (cache and memory
+traffic from other programs still can), and more rounds give the fastest one
+more chances to fall in a quiet moment.
 """
 
 from __future__ import annotations
@@ -256,11 +261,16 @@ def minchar_step(cell, B, T, H, dtype):
 
 # ----------------------------------------------------------------------------- measuring
 
+#: The clock of every measurement: wall-clock time, or this process's CPU time (``--clock cpu``).
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCK["wall"]
+
+
 def timed(step, n):
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         step()
-    return (time.perf_counter() - t0) / n
+    return (clock() - t0) / n
 
 
 def compare(steps: dict, seconds: float, rounds: int = 5) -> dict:
@@ -379,12 +389,20 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=None,
                    help="measuring time per implementation and row (default 2, tiny 0.05)")
     p.add_argument("--no-torch", action="store_true", help="skip torch even if it is installed")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="interleaved rounds per row, the fastest counts (default 5; on a busy "
+                        "machine more, shorter rounds catch its quiet moments)")
+    p.add_argument("--clock", choices=sorted(CLOCK), default="wall",
+                   help="wall-clock time (default), or this process's CPU time: on a machine "
+                        "other programs keep busy, CPU time is what the step itself costs "
+                        "(rows with 2 threads always use wall-clock time)")
     p.add_argument("--json", help="also write the rows and machine facts to this JSON file")
     args = p.parse_args(argv)
     setup_path()
     rows = parse_rows(args)
     seconds = args.seconds if args.seconds is not None else (0.05 if args.tiny else 2.0)
-    result = measure_table(rows, seconds, use_torch=not args.no_torch)
+    result = measure_table(rows, seconds, use_torch=not args.no_torch, rounds=args.rounds or 5,
+                           clock_name=args.clock)
     print_table(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
@@ -392,8 +410,9 @@ def main(argv=None):
     return result
 
 
-def measure_table(rows, seconds, use_torch=True, log=print) -> dict:
+def measure_table(rows, seconds, use_torch=True, log=print, rounds=5, clock_name="wall") -> dict:
     """Measure ``rows`` [(cell, B, T, H, dtype, threads)]; return the machine facts and rows."""
+    global clock
     from threadpoolctl import threadpool_limits
 
     try:
@@ -405,14 +424,16 @@ def measure_table(rows, seconds, use_torch=True, log=print) -> dict:
     start_load = load()
     threads_used = sorted({r[5] for r in rows})
     out = {"machine": machine_info(threads_used), "load_before": start_load, "rows": [],
-           "gemm_peak": {}}
+           "gemm_peak": {}, "clock": clock_name, "rounds": rounds}
     for n in threads_used:
+        clock = CLOCK[clock_name if n == 1 else "wall"]
         with threadpool_limits(n):
             if torch is not None:
                 torch.set_num_threads(n)
             for dtype in sorted({r[4] for r in rows if r[5] == n}):
                 out["gemm_peak"][f"{dtype}/{n}"] = gemm_peak(dtype, n, seconds=min(0.6, seconds * 3))
     for cell, B, T, H, dtype, n in rows:
+        clock = CLOCK[clock_name if n == 1 else "wall"]
         with threadpool_limits(n):
             if torch is not None:
                 torch.set_num_threads(n)
@@ -422,7 +443,7 @@ def measure_table(rows, seconds, use_torch=True, log=print) -> dict:
             mc = minchar_step(cell, B, T, H, dtype)
             if mc is not None:
                 steps["min-char-rnn"] = mc
-            per = compare(steps, seconds)
+            per = compare(steps, seconds, rounds)
             mem = peak_memory(steps["package"])
         tps = {name: T * B / s for name, s in per.items()}
         peak = out["gemm_peak"][f"{dtype}/{n}"]
@@ -443,7 +464,8 @@ def print_table(result):
           f"({m['blas']}), torch {m['torch'] or 'not installed'}; BLAS threads as in the table")
     print("GEMM peak (1024^3 product): " + ", ".join(
         f"{k.replace('/', ', ')} thread(s) {v / 1e9:.0f} GFLOP/s" for k, v in result["gemm_peak"].items()))
-    print(f"load average (1, 5, 15 min): before {result['load_before']}, after {result['load_after']}")
+    print(f"load average (1, 5, 15 min): before {result['load_before']}, after {result['load_after']}; "
+          f"clock: {result['clock']} (1-thread rows), fastest of {result['rounds']} rounds")
     if m.get("openblas_coretype"):
         print(f"OPENBLAS_CORETYPE={m['openblas_coretype']} is set in the environment: it chooses "
               f"OpenBLAS's kernels (CPU has AVX-512: {m.get('avx512')})")

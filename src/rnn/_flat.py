@@ -3,7 +3,7 @@
 A model has a dozen parameter arrays (five for one vanilla layer, fourteen for
 an LSTM), and every optimiser update, clipping pass and finiteness check does
 a few NumPy calls per array. At B = 1 a whole training step is a few hundred
-microseconds, and one Adam update is 13 calls: per array that is a large
+microseconds, and one Adam update is 12 calls: per array that is a large
 share of the step. :class:`FlatDict` keeps the arrays as consecutive views of
 one buffer, so those passes run once over :attr:`FlatDict.flat` instead.
 

@@ -276,12 +276,12 @@ class Adam(_Optimizer):
         tmp *= 1.0 - self.beta2
         v += tmp  # v = beta2 v + (1 - beta2) g^2
         step_size = self.lr / (1.0 - self.beta1 ** self.t)
+        root = math.sqrt(1.0 - self.beta2 ** self.t)  # the bias correction of v, under the root
         np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1.0 - self.beta2 ** self.t)
-        tmp += self.eps  # sqrt(v / (1 - beta2^t)) + eps
+        tmp += self.eps * root  # (sqrt(v / (1 - beta2^t)) + eps) * root: one pass fewer
         np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        p -= tmp
+        tmp *= step_size * root
+        p -= tmp  # p -= step_size * m / (sqrt(v / (1 - beta2^t)) + eps)
     # --8<-- [end:adam]
 
 

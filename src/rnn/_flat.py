@@ -37,7 +37,7 @@ class FlatDict(dict):
     __slots__ = ("_flat", "_views", "layout")
 
     def __init__(self, arrays: dict, dtype=None):
-        values = [np.asarray(v) for v in arrays.values()]
+        values = [v if type(v) is np.ndarray else np.asarray(v) for v in arrays.values()]
         if dtype is None:
             dtype = np.result_type(*values) if values else np.float64
         buf = np.concatenate([v.reshape(-1) for v in values] or [np.empty(0)], dtype=dtype)

@@ -484,6 +484,7 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         for name, value in g.items():
             grads[param_key(name, layer)] = value
     grads = {k: grads[k] for k in params}
-    if fast and len({g.dtype for g in grads.values()}) == 1:
-        grads = FlatDict(grads)  # one buffer: clipping and the optimiser step are one pass each
+    dtypes = {g.dtype for g in grads.values()}
+    if fast and len(dtypes) == 1:
+        grads = FlatDict(grads, dtypes.pop())  # one buffer: clipping, the optimiser: one pass each
     return loss, grads, state

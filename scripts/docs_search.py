@@ -10,6 +10,7 @@ noise is dropped. The pages themselves are not changed.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -115,18 +116,48 @@ def tex_to_text(tex: str) -> str:
     return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
-RE_MATH = re.compile(r"\\\((?P<inline>.+?)\\\)|\\\[(?P<display>.+?)\\\]|\$\$(?P<dd>.+?)\$\$", re.S)
+RE_MATH = re.compile(
+    r"\\\((?P<inline>.+?)\\\)|\\\[(?P<display>.+?)\\\]|\$\$(?P<dd>.+?)\$\$"
+    # $...$ as notebook Markdown cells write it (not a lone price like $5)
+    r"|(?<![\\$\w])\$(?=\S)(?P<single>[^$\n]+?)(?<=\S)\$(?![\w$])",
+    re.S,
+)
+RE_CODE = re.compile(r"(<pre>.*?</pre>|<code>.*?</code>)", re.S)
+
+
+def _drop_copy_duplicates(text: str) -> str:
+    """mkdocs-jupyter keeps every code cell twice: highlighted, and as the
+    hidden text its copy button copies, which the index holds as plain text
+    right after the ``<pre>``. Drop that second copy."""
+    out, pos = [], 0
+    for m in re.finditer(r"<pre>(.*?)</pre>", text, re.S):
+        out.append(text[pos : m.end()])
+        pos = m.end()
+        tokens = m.group(1).split()
+        if tokens:
+            dup = re.match(r"\s*" + r"\s+".join(map(re.escape, tokens)), text[pos:])
+            if dup:
+                pos += dup.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def clean_text(text: str) -> str:
-    """One search entry's text: math as plain text, no notebook noise."""
-    text = RE_MATH.sub(lambda m: tex_to_text(m.group("inline") or m.group("display") or m.group("dd")), text)
-    # mkdocs-jupyter keeps every code cell twice: the highlighted cell and a
-    # hidden <pre> for the copy button (with its "Copied!" label)
-    text = re.sub(r"Copied!\s*<pre>.*?</pre>", " ", text, flags=re.S)
+    """One search entry's text: math as plain text, no notebook noise. Code
+    (``<pre>``, ``<code>``) is left as it is."""
     text = text.replace("Copied!", " ")
-    text = re.sub(r"\b(In|Out)\s?\[\s*\d*\s*\]:", " ", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    text = _drop_copy_duplicates(text)
+    parts = RE_CODE.split(text)
+    for i in range(0, len(parts), 2):  # the text between code elements
+        part = RE_MATH.sub(lambda m: _math(next(g for g in m.groups() if g is not None)), parts[i])
+        part = re.sub(r"\b(In|Out)\s?\[\s*\d*\s*\]:", " ", part)
+        parts[i] = re.sub(r"[ \t]{2,}", " ", part)
+    return "".join(parts).strip()
+
+
+def _math(tex: str) -> str:
+    """TeX as the index holds it (HTML-escaped) -> plain text, HTML-escaped."""
+    return html.escape(tex_to_text(html.unescape(tex)), quote=False)
 
 
 def clean_index(site_dir: str | Path) -> int:

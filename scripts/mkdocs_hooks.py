@@ -287,7 +287,17 @@ def on_page_content(html, page, config, files, **kwargs):
     start = _started.pop(page.file.src_uri, None)
     if start is not None:
         log.info("Notebook page %s ready in %.1f s", page.file.src_uri, time.perf_counter() - start)
+    if _is_notebook_page(page):
+        # Code cells, code in Markdown cells and text outputs scroll sideways:
+        # make them reachable from the keyboard (Material does this for its own
+        # code blocks, not for the notebook's).
+        html = html.replace('<div class="highlight-ipynb', '<div tabindex="0" class="highlight-ipynb')
+        html = re.sub(r'(<div class="highlight">|data-mime-type="text/plain">)(\s*)<pre>', r'\1\2<pre tabindex="0">', html)
     return html
+
+
+# Material's search box is a dialog without a name (axe: aria-dialog-name).
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
 
 
 def on_post_page(output, page, config, **kwargs):
@@ -296,10 +306,15 @@ def on_post_page(output, page, config, **kwargs):
         target = Path(page.file.abs_dest_path).parent / page.meta["notebook"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, "utf8")
-    return output
+    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')
 
 
 @event_priority(-100)  # after the search plugin has written its index
 def on_post_build(config, **kwargs):
     copy_mathjax(config["site_dir"])
     docs_search.clean_index(config["site_dir"])
+
+
+def on_post_template(output_content, template_name, config, **kwargs):
+    # 404.html and other static templates
+    return output_content.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')

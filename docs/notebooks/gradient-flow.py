@@ -155,18 +155,18 @@ after = {name: input_gradient_norms(p) for name, p in models.items()}
 
 # %%
 lags = np.arange(TAU)
-fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+# two panels stacked: the page is narrow (scripts/notebook_env/matplotlibrc)
+fig, axes = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True, sharey=True)
 styles = {"rnn": "-", "lstm, b_f = 1": "-", "lstm, b_f = 0": "--", "gru": "-"}
 for ax, results, title in [(axes[0], at_init, "at initialisation"),
                            (axes[1], after, f"after {STEPS} training steps")]:
     for name, (norms, _) in results.items():
         ax.semilogy(lags, norms, styles[name], label=name)
     ax.set_title(title)
-    ax.set_xlabel(r"$\tau - t$ (steps back from the loss)")
+    ax.set_ylabel(r"$\|\nabla_{x(t)} L^{(\tau)}\|$")
     ax.grid(alpha=0.3, which="both")
-axes[0].set_ylabel(r"$\|\nabla_{x(t)} L^{(\tau)}\|$")
+axes[1].set_xlabel(r"$\tau - t$ (steps back from the loss)")
 axes[1].legend()
-fig.tight_layout()
 plt.show()
 
 # %%

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parent
 # the mkdocs hooks. (pyproject's pythonpath has scripts/ too; this makes the
 # import independent of the directory pytest is started from.)
 sys.path.insert(0, str(ROOT / "scripts"))
-from docs_source import has_include, load_mkdocs_yml, scan_fences, snippet_preprocessor  # noqa: E402
+from docs_source import SnippetsSuperfencesParser, imports_torch, load_mkdocs_yml  # noqa: E402
 
 # (1) Paths are relative to this file; fnmatch's "*" also matches "/".
 collect_ignore_glob = [
@@ -62,65 +61,6 @@ def mkdocs_config() -> dict:
     return load_mkdocs_yml()
 
 
-class SnippetsSuperfencesParser:
-    """Stands in for markdown_it.MarkdownIt: pytest-markdown-docs only calls
-    ``parse(text)`` and reads ``type``, ``map``, ``info`` and ``content`` of the
-    returned tokens.
-
-    Includes inside a fence (the usual case) are expanded per fence, so the
-    reported line numbers stay those of the .md file. An include outside any
-    fence (e.g. a figure, or a Markdown fragment that itself holds fences) is
-    expanded first, as MkDocs does, with a map back to the .md lines, so
-    fences after it still report their own line numbers.
-    """
-
-    def parse(self, text: str):
-        from markdown_it.token import Token
-
-        lines = text.split("\n")
-        fences = scan_fences(lines)
-        origin = list(range(len(lines)))  # line of the .md file each line comes from
-        inside = {k for f in fences for k in range(f.start, f.end + 1)}
-        outside = [ln for k, ln in enumerate(lines) if k not in inside]
-        if has_include(outside):
-            if any(ln.strip() == "--8<--" for ln in outside):
-                # block-style includes span lines: expand the page as a whole
-                # (line numbers after them are those of the expanded text)
-                lines = snippet_preprocessor().run(lines)
-                origin = list(range(len(lines)))
-            else:
-                # expand each single-line include on its own and remember where
-                # every resulting line came from, so reports name .md lines
-                expanded, origin = [], []
-                for k, ln in enumerate(lines):
-                    new = [ln]
-                    if k not in inside and has_include([ln]):
-                        new = snippet_preprocessor().run([ln])
-                    expanded += new
-                    origin += [k] * len(new)
-                lines = expanded
-            fences = scan_fences(lines)
-        tokens = []
-        for f in fences:
-            body = f.lines
-            if has_include(body):
-                body = snippet_preprocessor().run(list(body))
-            content = "".join(ln + "\n" for ln in body)
-            tokens.append(
-                Token(
-                    type="fence",
-                    tag="code",
-                    nesting=0,
-                    map=[origin[f.start], origin[f.end] + 1],
-                    info=f.info,
-                    content=content,
-                    markup="```",
-                    block=True,
-                )
-            )
-        return tokens
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_markdown_docs_markdown_it():
     return SnippetsSuperfencesParser()
@@ -131,7 +71,6 @@ def pytest_markdown_docs_markdown_it():
 ALL_COLLECTED_NODEIDS = pytest.StashKey[list]()
 
 
-RE_IMPORTS_TORCH = re.compile(r"^\s*(import torch|from torch\b)", re.M)
 TORCH_HINT = (
     "needs PyTorch: pip install torch==2.13.0 "
     "(on Linux, the CPU build: --index-url https://download.pytorch.org/whl/cpu)"
@@ -151,7 +90,7 @@ def pytest_collection_modifyitems(session, config, items):
     if not torch_available():
         for item in items:
             code = getattr(item, "code", None)
-            if isinstance(code, str) and RE_IMPORTS_TORCH.search(code):
+            if isinstance(code, str) and imports_torch(code):
                 item.add_marker(pytest.mark.skip(reason=TORCH_HINT))
 
 

@@ -83,7 +83,7 @@ Every public function and class of the `rnn` package, generated from the
 docstrings in `src/rnn` (numpydoc style: parameters, shapes, returns and
 errors). The chapters explain the maths behind them and link here the first
 time a section names one. One page per module, in the order of the data path
-given in the [home page](../index.md#the-package-one-module-a-step).
+described on the [home page](../index.md).
 
 | module | what it holds |
 | --- | --- |

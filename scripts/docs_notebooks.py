@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from docs_source import code_blocks, expand_includes
+from docs_source import code_blocks, expand_includes, imports_torch
 
 TORCH_CPU = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 RE_CONTAINER = re.compile(
@@ -28,7 +28,6 @@ RE_CONTAINER = re.compile(
 )
 RE_ATTR_LINE = re.compile(r"^\s*\{:?\s*[.#][^}]*\}\s*$")
 RE_LINK = re.compile(r"(?P<pre>!?\[[^\]]*\]\()(?P<target>[^)\s]+)(?P<post>(?:\s+\"[^\"]*\")?\))")
-RE_IMPORTS_TORCH = re.compile(r"^\s*(import torch|from torch\b)", re.M)
 
 
 def _nb(cells, metadata_extra=None):
@@ -135,7 +134,7 @@ def chapter_notebook(
             prose.append(text if line.strip() else "")
         k += 1
     flush()
-    needs_torch = any(c.cell_type == "code" and RE_IMPORTS_TORCH.search(c.source) for c in cells)
+    needs_torch = any(c.cell_type == "code" and imports_torch(c.source) for c in cells)
     about = header_cell(title=title, page_url=page_url, repo_url=repo_url, needs_torch=needs_torch,
                         kind="generated from the chapter")
     first = 1 if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# ") else 0
@@ -159,7 +158,7 @@ def jupytext_notebook(path: Path, *, title: str, page_url: str, repo_url: str | 
         cell.id = f"cell-{i}"
         if cell.cell_type == "markdown":
             cell.source = absolutize_links(cell.source, resolve_link)
-    needs_torch = any(c.cell_type == "code" and RE_IMPORTS_TORCH.search(c.source) for c in nb.cells)
+    needs_torch = any(c.cell_type == "code" and imports_torch(c.source) for c in nb.cells)
     about = header_cell(title=title, page_url=page_url, repo_url=repo_url, needs_torch=needs_torch,
                         kind="the source of")
     first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ") else 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 GREEK = {
@@ -113,7 +114,7 @@ def tex_to_text(tex: str) -> str:
         else:
             out.append(ch)
             i += 1
-    return re.sub(r"\s+", " ", "".join(out)).strip()
+    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", "".join(out)).strip())
 
 
 RE_MATH = re.compile(

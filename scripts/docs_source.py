@@ -10,6 +10,8 @@ the tests agree on what a page's code is:
   (``--8<-- "src/rnn/rnn_cell.py:forward"``);
 * ``scan_fences()`` finds fenced code blocks as ``pymdownx.superfences`` does,
   at any indentation (inside admonitions, tabs and list items);
+  ``SnippetsSuperfencesParser`` hands them, includes expanded, to
+  pytest-markdown-docs (conftest.py);
 * ``code_blocks()`` lists a page's Python blocks with what each one needs:
   pytest-markdown-docs runs a ``{.python continuation}`` block after all
   earlier blocks of its chain, back to the last block that is not a
@@ -28,6 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_LANGS = {"python", "py", "python3"}
+RE_IMPORTS_TORCH = re.compile(r"^\s*(import torch|from torch\b)", re.M)
+
+
+def imports_torch(code: str) -> bool:
+    """Does this code import PyTorch (a "PyTorch" tab, the NumPy-to-PyTorch page)?"""
+    return RE_IMPORTS_TORCH.search(code) is not None
 
 
 # --------------------------------------------------------------------------
@@ -204,6 +212,65 @@ def scan_fences(lines: list[str]) -> list[Fence]:
         else:
             i += 1
     return fences
+
+
+class SnippetsSuperfencesParser:
+    """Stands in for markdown_it.MarkdownIt: pytest-markdown-docs only calls
+    ``parse(text)`` and reads ``type``, ``map``, ``info`` and ``content`` of the
+    returned tokens.
+
+    Includes inside a fence (the usual case) are expanded per fence, so the
+    reported line numbers stay those of the .md file. An include outside any
+    fence (e.g. a figure, or a Markdown fragment that itself holds fences) is
+    expanded first, as MkDocs does, with a map back to the .md lines, so
+    fences after it still report their own line numbers.
+    """
+
+    def parse(self, text: str):
+        from markdown_it.token import Token
+
+        lines = text.split("\n")
+        fences = scan_fences(lines)
+        origin = list(range(len(lines)))  # line of the .md file each line comes from
+        inside = {k for f in fences for k in range(f.start, f.end + 1)}
+        outside = [ln for k, ln in enumerate(lines) if k not in inside]
+        if has_include(outside):
+            if any(ln.strip() == "--8<--" for ln in outside):
+                # block-style includes span lines: expand the page as a whole
+                # (line numbers after them are those of the expanded text)
+                lines = snippet_preprocessor().run(lines)
+                origin = list(range(len(lines)))
+            else:
+                # expand each single-line include on its own and remember where
+                # every resulting line came from, so reports name .md lines
+                expanded, origin = [], []
+                for k, ln in enumerate(lines):
+                    new = [ln]
+                    if k not in inside and has_include([ln]):
+                        new = snippet_preprocessor().run([ln])
+                    expanded += new
+                    origin += [k] * len(new)
+                lines = expanded
+            fences = scan_fences(lines)
+        tokens = []
+        for f in fences:
+            body = f.lines
+            if has_include(body):
+                body = snippet_preprocessor().run(list(body))
+            content = "".join(ln + "\n" for ln in body)
+            tokens.append(
+                Token(
+                    type="fence",
+                    tag="code",
+                    nesting=0,
+                    map=[origin[f.start], origin[f.end] + 1],
+                    info=f.info,
+                    content=content,
+                    markup="```",
+                    block=True,
+                )
+            )
+        return tokens
 
 
 # --------------------------------------------------------------------------

@@ -20,18 +20,17 @@ page must not be a continuation (test_a_tab_group_ends_its_chain).
 from __future__ import annotations
 
 import ast
-import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from docs_source import CodeBlock, code_blocks, expand_includes
+from docs_source import CodeBlock, code_blocks, expand_includes, imports_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-RE_TORCH = re.compile(r"^\s*(import torch|from torch\b)", re.M)
 
 
 @dataclass
@@ -46,14 +45,14 @@ class Group:
         return f"{self.page}:{self.line}"
 
 
-def _page_groups(path: Path) -> tuple[list[Group], list[CodeBlock]]:
+def _page_groups(path: Path, root: Path = DOCS) -> tuple[list[Group], list[CodeBlock]]:
     lines = expand_includes(path.read_text("utf8")).split("\n")
     blocks = code_blocks(lines)
     groups: dict[int, Group] = {}
     for b in blocks:
         if b.group is None or not b.fence.is_tested:
             continue
-        g = groups.setdefault(b.group, Group(path.relative_to(DOCS).as_posix(), b.group, {}, b.tab.header + 1))
+        g = groups.setdefault(b.group, Group(path.relative_to(root).as_posix(), b.group, {}, b.tab.header + 1))
         g.tabs[b.tab.title] = b  # the last block of a tab needs the earlier ones of that tab
     return [g for g in groups.values() if len(g.tabs) > 1], blocks
 
@@ -100,37 +99,74 @@ def run_tab(block: CodeBlock, where: str) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("group", GROUPS, ids=[g.id for g in GROUPS])
-def test_tabs_compute_the_same(group):
-    if any(RE_TORCH.search(b.source) for b in group.tabs.values()):
-        pytest.importorskip("torch")
+def compare(group: Group) -> tuple[list[str], list[str]]:
+    """Run every tab of the group; return (names compared, problems)."""
     results = {}
     for title, block in group.tabs.items():
         results[title] = (run_tab(block, f"{group.page} [{title} tab]"), assigned_names(block.fence.code))
     common = set.intersection(*(names for _, names in results.values()))
-    assert common, (f"{group.id}: the tabs {list(group.tabs)} assign no common name, so nothing "
-                    "can be compared; give the results the same names in every tab")
     (ref_title, (ref, _)), *others = results.items()
-    compared = []
+    compared, problems = [], []
     for name in sorted(common):
         a = as_array(ref[name])
         for title, (ns, _) in others:
             b = as_array(ns[name])
             if a is None and b is None:
-                if isinstance(ref[name], (str, bool, type(None))):
-                    assert ref[name] == ns[name], (
-                        f"{group.id}: {name!r} is {ref[name]!r} in the {ref_title} tab but {ns[name]!r} in the {title} tab")
+                if isinstance(ref[name], (str, bool, type(None))) and ref[name] != ns[name]:
+                    problems.append(f"{name!r} is {ref[name]!r} in the {ref_title} tab but {ns[name]!r} in the {title} tab")
                 continue  # library objects (an optimiser, a module) differ by nature
-            assert a is not None and b is not None, (
-                f"{group.id}: {name!r} is a number or array in one tab but {type(ref[name] if a is None else ns[name]).__name__} in another")
-            assert a.shape == b.shape, f"{group.id}: {name!r} has shape {a.shape} ({ref_title}) vs {b.shape} ({title})"
-            scale = max(float(np.max(np.abs(a))) if a.size else 0.0, 1e-300)
-            err = float(np.max(np.abs(a - b))) / scale if a.size else 0.0
-            assert err <= 1e-9, (f"{group.id}: {name!r} differs between the {ref_title} and {title} "
-                                 f"tabs by {err:.1e} of its largest entry")
-            compared.append(name)
-    assert compared, f"{group.id}: no common number, array or tensor to compare among {sorted(common)}"
+            if a is None or b is None:
+                problems.append(f"{name!r} is a number or array in one tab only")
+            elif a.shape != b.shape:
+                problems.append(f"{name!r} has shape {a.shape} ({ref_title}) but {b.shape} ({title})")
+            else:
+                scale = max(float(np.max(np.abs(a))) if a.size else 0.0, 1e-300)
+                err = float(np.max(np.abs(a - b))) / scale if a.size else 0.0
+                if err > 1e-9:
+                    problems.append(f"{name!r} differs between the {ref_title} and {title} tabs "
+                                    f"by {err:.1e} of its largest entry")
+                elif name not in compared:
+                    compared.append(name)
+    if not compared and not problems:
+        problems.append(f"the tabs {list(group.tabs)} share no number, array or tensor, so nothing "
+                        "is compared; give the results the same names in every tab")
+    return compared, problems
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=[g.id for g in GROUPS])
+def test_tabs_compute_the_same(group):
+    if any(imports_torch(b.source) for b in group.tabs.values()):
+        pytest.importorskip("torch")
+    compared, problems = compare(group)
+    assert not problems, f"{group.id}: " + "; ".join(problems)
     print(f"{group.id}: {', '.join(compared)} agree in tabs {', '.join(group.tabs)}")
+
+
+def test_the_comparison_catches_a_difference(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(textwrap.dedent("""\
+        ```python
+        import numpy as np
+        x = np.arange(4.0)
+        ```
+
+        === "A"
+
+            ```{.python continuation}
+            y = x * 2
+            s = float(y.sum())
+            ```
+
+        === "B"
+
+            ```{.python continuation}
+            y = x + x
+            s = float(y.sum()) + 1e-3
+            ```
+        """))
+    groups, _ = _page_groups(page, tmp_path)
+    compared, problems = compare(groups[0])
+    assert compared == ["y"] and len(problems) == 1 and "'s' differs" in problems[0]
 
 
 def test_a_tab_group_ends_its_chain():
@@ -150,7 +186,7 @@ def test_tab_report(terminal_summary):
     """How many groups there are, and which chapters with package code have none."""
     assert GROUPS, "no content-tab groups in docs/: the NumPy/PyTorch tabs are gone"
     pages_with_tabs = {g.page for g in GROUPS}
-    torch_pages = {g.page for g in GROUPS if any(RE_TORCH.search(b.fence.code) for b in g.tabs.values())}
+    torch_pages = {g.page for g in GROUPS if any(imports_torch(b.fence.code) for b in g.tabs.values())}
     no_tabs = sorted(
         p.relative_to(DOCS).as_posix()
         for p in DOCS.rglob("*.md")

@@ -44,8 +44,9 @@ import numpy as np
 
 from .model import CELLS, model_info, param_key, param_shapes
 
-__all__ = ["TORCH_GATES", "to_torch", "from_torch", "load_torch", "save_torch_checkpoint",
-           "CharModel"]
+# CharModel (a torch.nn.Module subclass) is defined on first use, so that this
+# module imports without torch; rnn.torch_bridge.CharModel works once torch is installed.
+__all__ = ["TORCH_GATES", "to_torch", "from_torch", "load_torch", "save_torch_checkpoint"]
 
 #: The gates of each cell in PyTorch's stacking order (the vanilla cell has none).
 TORCH_GATES = {"rnn": "", "lstm": "ifgo", "gru": "rzn"}
@@ -134,6 +135,8 @@ def _char_model_class():
             new_state = torch.stack(hn, dim=1) if self.cell == "lstm" else hn[:, None]
             return self.out(h), new_state
 
+    CharModel.__qualname__ = "CharModel"
+    CharModel.__module__ = __name__
     _CHAR_MODEL = CharModel
     return CharModel
 

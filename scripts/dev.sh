@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer entry point.
 #
-#   bash scripts/dev.sh docs   # venv + .[docs], then live preview on http://127.0.0.1:8000/
+#   bash scripts/dev.sh docs   # venv + .[docs], then live preview on http://127.0.0.1:8000/rnn/
 #   bash scripts/dev.sh test   # venv + .[dev], then the whole test suite (unit, doc snippets, site)
 #
 # Works from any directory and can be run repeatedly: the venv (.venv in the
@@ -95,7 +95,7 @@ export MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 case "$cmd" in
 docs)
     ensure_venv docs
-    echo "==> mkdocs serve on http://127.0.0.1:8000/ (pages live under site_url's sub-path, e.g. /rnn/; Ctrl-C to stop)"
+    echo "==> mkdocs serve: the site is at http://127.0.0.1:8000/rnn/ (site_url in mkdocs.yml; Ctrl-C to stop)"
     exec "$py" -m mkdocs serve -a 127.0.0.1:8000 "$@"
     ;;
 test)

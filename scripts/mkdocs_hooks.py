@@ -138,26 +138,28 @@ def github_repository() -> str | None:
     return m.group(1) if m else None
 
 
-def source_hash() -> str:
+def source_hash(root: Path = ROOT) -> str:
     """Hash of what an executed notebook's output depends on besides the
     notebook itself: the package source and the notebook environment."""
     h = hashlib.sha256()
-    for base in (ROOT / "src", NOTEBOOK_ENV):
+    for base in (root / "src", root / NOTEBOOK_ENV.relative_to(ROOT)):
         for path in sorted(base.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                h.update(path.relative_to(ROOT).as_posix().encode())
+                h.update(path.relative_to(root).as_posix().encode())
                 h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _key_notebook_cache(config) -> None:
+def _key_notebook_cache(config, root: Path = ROOT) -> None:
+    """Point mkdocs-jupyter's cache at a folder named after source_hash(),
+    and delete the folders of other hashes (stale results)."""
     plugin = config.plugins.get("mkdocs-jupyter")
     if plugin is None or not plugin.config.get("cache", True):
         return
     base = Path(plugin.config["cache_dir"])
     if base.name.startswith("src-"):  # already keyed (mkdocs serve reloads the config)
         base = base.parent
-    keyed = base / f"src-{source_hash()}"
+    keyed = base / f"src-{source_hash(root)}"
     if base.is_dir():  # results computed with another package source are stale
         for old in base.iterdir():
             if old != keyed and (old.name.startswith("src-") or old.suffix == ".json"):

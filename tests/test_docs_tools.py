@@ -217,3 +217,36 @@ def test_strict_build_fails_on_a_broken_cross_reference(tmp_path):
     bad = build("rnn.no_such_function")
     assert bad.returncode != 0
     assert "rnn.no_such_function" in bad.stdout + bad.stderr
+
+
+def test_notebook_cache_is_keyed_on_the_package_source(tmp_path, monkeypatch):
+    """A change to src/ gives executed notebooks a new cache folder (so the
+    build runs them again) and removes the stale one."""
+    import mkdocs_hooks
+
+    module = tmp_path / "src" / "rnn" / "a.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("x = 1\n")
+    env = tmp_path / "scripts" / "notebook_env"
+    env.mkdir(parents=True)
+    (env / "matplotlibrc").write_text("font.size: 10\n")
+    before = mkdocs_hooks.source_hash(tmp_path)
+    assert mkdocs_hooks.source_hash(tmp_path) == before
+    module.write_text("x = 2\n")
+    after = mkdocs_hooks.source_hash(tmp_path)
+    assert after != before
+
+    monkeypatch.chdir(tmp_path)
+    cache = Path(".cache/mkdocs-jupyter")
+    (cache / f"src-{before}").mkdir(parents=True)
+    (cache / "from-before-keying.json").write_text("{}")
+
+    class Plugin:
+        config = {"cache": True, "cache_dir": str(cache)}
+
+    class Config:
+        plugins = {"mkdocs-jupyter": Plugin()}
+
+    mkdocs_hooks._key_notebook_cache(Config(), root=tmp_path)
+    assert Plugin.config["cache_dir"] == str(cache / f"src-{after}")
+    assert not (cache / f"src-{before}").exists() and not (cache / "from-before-keying.json").exists()

@@ -142,11 +142,13 @@ def source_hash(root: Path = ROOT) -> str:
     """Hash of what an executed notebook's output depends on besides the
     notebook itself: the package source and the notebook environment."""
     h = hashlib.sha256()
-    for base in (root / "src", root / NOTEBOOK_ENV.relative_to(ROOT)):
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                h.update(path.relative_to(root).as_posix().encode())
-                h.update(path.read_bytes())
+    # the package's modules (not the egg-info pip rewrites on every install)
+    # and every file of the notebook environment
+    paths = sorted((root / "src").rglob("*.py")) + sorted((root / NOTEBOOK_ENV.relative_to(ROOT)).rglob("*"))
+    for path in paths:
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,10 @@ class Module:
 
     @property
     def summary(self) -> str:
-        """First line of the module docstring, read without importing it."""
+        """First sentence of the module docstring, read without importing it."""
         doc = ast.get_docstring(ast.parse(self.path.read_text("utf8"))) or ""
-        return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+        paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+        return re.split(r"(?<=[a-z)`])\.(?:\s|$)", paragraph)[0].rstrip(".")
 
 
 def modules() -> list[Module]:
@@ -63,6 +65,11 @@ def modules() -> list[Module]:
             parts = parts[:-1]
         found.append(Module(".".join(parts), path))
     return sorted(found, key=lambda m: (m.name != PACKAGE, m.private, m.name))
+
+
+def module_of_page(src_uri: str) -> str | None:
+    """The module a generated API page documents, from its docs-relative path."""
+    return next((m.name for m in modules() if m.page == src_uri), None)
 
 
 def nav_entry() -> dict:
@@ -199,6 +206,14 @@ class ApiNames:
     def exported(self) -> list[str]:
         self.mapping  # noqa: B018 (builds the list)
         return self._exported
+
+    def resolve_in(self, name: str, module: str) -> str | None:
+        """``name`` as a docstring of ``module`` writes it (relative to the
+        module, or absolute), or None."""
+        for candidate in (f"{module}.{name}", name):
+            if candidate in self.mapping:
+                return self.mapping[candidate]
+        return None
 
     def resolve(self, name: str) -> str | None:
         """The identifier for ``name`` as written in a chapter, or None.

@@ -12,6 +12,9 @@ file in docs/: pytest still tests the chapters as written.
   (`` `rnn.rnn_backward` ``, `` `loss_and_grads` ``, `` `rnn.model` ``) becomes
   a cross-reference to its entry in the API reference, resolved by
   mkdocs-autorefs (so a broken one fails ``mkdocs build --strict``).
+* ``link_api_html()``: the same on rendered HTML, for what is not Markdown
+  the site reads: the Sphinx roles of the docstrings (``:func:`rnn_forward```)
+  on the API pages, and inline code in the notebook pages' Markdown cells.
 """
 
 from __future__ import annotations
@@ -140,3 +143,50 @@ def link_api_names(markdown: str, resolve) -> str:
 
         out.append(RE_CODE_NAME.sub(repl, line))
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# rendered HTML -> API reference (docstrings, notebook pages)
+# --------------------------------------------------------------------------
+
+# Left alone: code blocks, existing links, headings, scripts and styles.
+RE_PROTECTED = re.compile(
+    r"(<pre\b.*?</pre>|<a\b.*?</a>|<autoref\b.*?</autoref>|<h[1-6]\b.*?</h[1-6]>"
+    r"|<script\b.*?</script>|<style\b.*?</style>)",
+    re.S,
+)
+RE_ROLE = re.compile(r":(?:mod|func|class|data|meth|attr|exc|obj):<code>~?(?P<name>[\w.]+?)(?P<call>\(\))?</code>")
+RE_HTML_CODE = re.compile(r"<code>(?P<name>[A-Za-z_][\w.]*)(?P<call>\(\))?</code>")
+
+
+def link_api_html(html: str, resolve, *, plain_code: bool = False) -> str:
+    """Turn Sphinx roles (``:func:<code>x</code>``, as Markdown renders a
+    docstring's ``:func:`x```) into cross-references, or into plain code when
+    ``resolve(name)`` finds nothing; with ``plain_code``, also link the first
+    ``<code>name</code>`` of each resolvable name. Links become
+    ``<autoref identifier=...>`` elements, which mkdocs-autorefs resolves."""
+    seen: set[str] = set()
+
+    def autoref(ident, title):
+        return f'<autoref identifier="{ident}">{title}</autoref>'
+
+    def role(m):
+        name = m.group("name")
+        title = f"<code>{name}{m.group('call') or ''}</code>"
+        ident = resolve(name)
+        return autoref(ident, title) if ident else title
+
+    def code(m):
+        name = m.group("name")
+        ident = resolve(name)
+        if ident is None or name in seen:
+            return m.group(0)
+        seen.add(name)
+        return autoref(ident, m.group(0))
+
+    parts = RE_PROTECTED.split(html)
+    for i in range(0, len(parts), 2):
+        parts[i] = RE_ROLE.sub(role, parts[i])
+        if plain_code:
+            parts[i] = RE_HTML_CODE.sub(code, parts[i])
+    return "".join(parts)

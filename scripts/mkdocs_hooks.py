@@ -11,7 +11,8 @@ later, without an edit to this file:
   ``REPO_URL``, a github.com ``origin`` remote gives the repository link.
 * The API reference: one generated page per module of src/rnn
   (scripts/docs_api.py), appended to the nav; inline code naming an API
-  object in a chapter links to its entry (scripts/docs_render.py).
+  object in a chapter or a notebook page, and the Sphinx roles of the
+  docstrings, link to its entry (scripts/docs_render.py).
 * Notebooks: every chapter with Python code can be downloaded as a ``.ipynb``
   made from its Markdown, and every executed notebook page as a ``.ipynb``
   made from its jupytext source (scripts/docs_notebooks.py); the theme
@@ -291,7 +292,11 @@ def on_page_content(html, page, config, files, **kwargs):
     start = _started.pop(page.file.src_uri, None)
     if start is not None:
         log.info("Notebook page %s ready in %.1f s", page.file.src_uri, time.perf_counter() - start)
+    module = docs_api.module_of_page(page.file.src_uri)
+    if module is not None:  # an API page: the docstrings' Sphinx roles become links
+        html = docs_render.link_api_html(html, lambda name: api_names.resolve_in(name, module))
     if _is_notebook_page(page):
+        html = docs_render.link_api_html(html, api_names.resolve, plain_code=True)
         # Code cells, code in Markdown cells and text outputs scroll sideways:
         # make them reachable from the keyboard (Material does this for its own
         # code blocks, not for the notebook's).

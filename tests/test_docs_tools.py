@@ -16,7 +16,7 @@ import pytest
 
 from docs_api import ApiNames, modules
 from docs_notebooks import absolutize_links, chapter_notebook
-from docs_render import annotate_code_blocks, link_api_names, substitute
+from docs_render import annotate_code_blocks, link_api_html, link_api_names, substitute
 from docs_search import clean_text, tex_to_text
 from docs_source import code_blocks, expand_includes, parse_info, scan_fences
 
@@ -250,3 +250,17 @@ def test_notebook_cache_is_keyed_on_the_package_source(tmp_path, monkeypatch):
     mkdocs_hooks._key_notebook_cache(Config(), root=tmp_path)
     assert Plugin.config["cache_dir"] == str(cache / f"src-{after}")
     assert not (cache / f"src-{before}").exists() and not (cache / "from-before-keying.json").exists()
+
+
+def test_api_links_in_rendered_html():
+    resolve = {"CELLS": "rnn.model.CELLS", "rnn.train_step": "rnn.train.train_step"}.get
+    html = ('<p>See :data:<code>CELLS</code> and :func:<code>np.load</code>.</p>'
+            '<pre><code>rnn.train_step</code></pre><p><code>rnn.train_step</code> and '
+            '<code>rnn.train_step</code>, <a href="x"><code>rnn.train_step</code></a></p>')
+    out = link_api_html(html, resolve)
+    assert '<autoref identifier="rnn.model.CELLS"><code>CELLS</code></autoref>' in out
+    assert ":func:" not in out and "<code>np.load</code>" in out  # unknown: plain code
+    assert out.count("<autoref") == 1  # plain code is linked only when asked
+    out = link_api_html(html, resolve, plain_code=True)
+    assert out.count('<autoref identifier="rnn.train.train_step">') == 1  # the first mention, outside pre and a
+    assert '<pre><code>rnn.train_step</code></pre>' in out and '<a href="x"><code>rnn.train_step</code></a>' in out

@@ -122,6 +122,7 @@ for ax in (ax_time, ax_steps):
     ax.set_ylabel("validation loss (nats/char)")
 ax_steps.legend()
 fig.suptitle(f"{budget:,} parameters each, {SECONDS} s each")
+fig.tight_layout()
 plt.show()
 
 # %%

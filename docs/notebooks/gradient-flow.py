@@ -167,6 +167,7 @@ for ax, results, title in [(axes[0], at_init, "at initialisation"),
     ax.grid(alpha=0.3, which="both")
 axes[1].set_xlabel(r"$\tau - t$ (steps back from the loss)")
 axes[1].legend()
+fig.tight_layout()
 plt.show()
 
 # %%

@@ -125,6 +125,7 @@ ax.set_ylim(1.0, np.log(vocab.size) + 0.3)
 ax.legend()
 ax.grid(alpha=0.3)
 ax.set_title(f"H = {H}, T = {T}, B = {B}, Adam, {steps} steps")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -180,6 +181,7 @@ ax.set_ylabel("probability")
 ax.set_title(f"after {context[-30:]!r}")
 ax.legend()
 ax.grid(axis="y", alpha=0.3)
+fig.tight_layout()
 plt.show()
 
 for tau in temperatures:

@@ -102,7 +102,7 @@ class TrainResult:
 
 # --8<-- [start:train-step]
 def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
-               clip_mode="elementwise", max_loss=None):
+               clip_mode="elementwise", max_loss=None, plan=None):
     """One step of truncated BPTT: forward, mean loss, backward, clipping, update.
 
     Parameters
@@ -119,13 +119,19 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         Clip each entry to [-clip, clip], or rescale to global norm <= clip.
     max_loss : float, optional
         Refuse the step if the loss exceeds it.
+    plan : rnn.truncation.Truncation, optional
+        Which positions count in the loss, which state to hand on, and where
+        the gradient is cut inside the window (overlapping and randomised
+        truncation, a loss at the last step only). None: every position
+        counts, the gradient flows back to the window start, and the state
+        after the last step is handed on.
 
     Returns
     -------
     loss : float
         Mean loss per character of this batch, before the update.
     state : ndarray of shape (L, S, B, H)
-        The state after the last step: the next window's ``state0``.
+        The state to start the next window from.
 
     Raises
     ------
@@ -133,7 +139,10 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         If the loss or a gradient is not finite, or the loss exceeds
         ``max_loss``; ``params`` are then left untouched.
     """
-    loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
+    if plan is None:  # the plain window: every position, back to the window start
+        loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
+    else:  # a loss mask, an overlap or random cuts (rnn.truncation)
+        loss, grads, state = plan.loss_and_grads(params, inputs, targets, state0)
     if not math.isfinite(loss):
         raise TrainingDiverged(f"the loss became {loss}")
     if not all(np.isfinite(g).all() for g in grads.values()):
@@ -234,11 +243,12 @@ class _Session:
         """One training step, with the divergence test and the bookkeeping."""
         cfg, run = self.cfg, self.run
         t0 = time.perf_counter()
-        inputs, targets, state0 = run.next_batch(self.corpus, cfg.seq_len, cfg.batch)
+        inputs, targets, state0, plan = run.next_batch(self.corpus, cfg)
         max_loss = None if run.initial_loss is None else DIVERGENCE_FACTOR * run.initial_loss
         try:
             loss, state = train_step(run.params, run.optimizer, inputs, targets, state0,
-                                     clip=cfg.clip, clip_mode=cfg.clip_mode, max_loss=max_loss)
+                                     clip=cfg.clip, clip_mode=cfg.clip_mode, max_loss=max_loss,
+                                     plan=plan)
         except TrainingDiverged as exc:
             what = str(exc)
             if "max_loss" in what:
@@ -251,7 +261,9 @@ class _Session:
             run.initial_loss = run.smooth_loss = loss
         run.step += 1
         run.smooth_loss = SMOOTHING * run.smooth_loss + (1 - SMOOTHING) * loss  # for display
-        self.tokens += inputs.size
+        # characters trained on: with overlapping windows, only the new ones count
+        self.tokens += inputs.size if plan is None or plan.loss_mask is None \
+            else int(plan.loss_mask.sum())
         self.train_time += time.perf_counter() - t0
 
     def _diverged(self, what: str) -> TrainingDiverged:

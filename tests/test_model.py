@@ -362,9 +362,9 @@ def test_loss_and_grads_non_integer_ids(model):
 
 def test_loss_and_grads_state0_wrong_shape(model):
     params, inputs, targets = model
-    with pytest.raises(ValueError, match=r"state0 must have shape \(L, S, B, H\) = \(2, 1, 2, 3\), got \(1, 1, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(layers, S, B, H\) = \(2, 1, 2, 3\), got \(1, 1, 2, 3\)"):
         loss_and_grads(params, inputs, targets, np.zeros((1, 1, 2, 3)))
-    with pytest.raises(ValueError, match=r"state0 must have shape \(L, S, B, H\) = \(2, 1, 2, 3\), got \(2, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(layers, S, B, H\) = \(2, 1, 2, 3\), got \(2, 2, 3\)"):
         forward(params, inputs, np.zeros((2, 2, 3)))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rnn
-from rnn.tasks import (TASKS, adding_problem, evaluate_task, first_symbol, recall_text,
+from rnn.tasks import (TASKS, adding_problem, evaluate_task, first_symbol, recall_accuracy, recall_text,
                        train_on_task)
 
 
@@ -103,3 +103,17 @@ def test_bad_arguments_are_named(call, message):
 
 def test_tasks_registry():
     assert TASKS == {"adding": adding_problem, "first_symbol": first_symbol}
+
+
+def test_recall_accuracy_scores_the_characters_after_each_cue():
+    text = recall_text(30, 3, symbols=2, seed=1)
+    vocab = rnn.Vocab.from_text(text)
+    params = rnn.init_params(vocab.size, 4, init="scaled", seed=0)
+    # a model whose logits favour one fixed character gets exactly the answers that are it
+    params["V"][:] = 0.0
+    params["c"][:] = 0.0
+    params["c"][vocab.encode("A")[0]] = 5.0
+    answers = [text[i + 1] for i, ch in enumerate(text[:-1]) if ch == "?"]
+    assert recall_accuracy(params, vocab, text) == pytest.approx(answers.count("A") / len(answers))
+    with pytest.raises(ValueError, match="holds no '\\?' cue"):
+        recall_accuracy(params, rnn.Vocab.from_text(text + "x"), "aA0x")

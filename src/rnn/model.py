@@ -27,9 +27,9 @@ Parameters live in a flat ``dict`` of arrays (easy to save as ``.npz``):
 * the output layer: ``"V"`` (K, H), ``"c"`` (K,)
 
 The recurrent state of the whole model is one array ``state`` of shape
-(L, S, B, H): L layers, S state vectors per layer (``N_STATES`` of the cell:
-1 for "rnn" and "gru", 2 for "lstm", which also carries a cell state), B
-sequences, H units.
+(layers, S, B, H): one row per layer (``layers``, never L: L is the loss), S
+state vectors per layer (``N_STATES`` of the cell: 1 for "rnn" and "gru", 2
+for "lstm", which also carries a cell state), B sequences, H units.
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def model_info(params: dict) -> ModelInfo:
 
 
 def init_state(params: dict, B: int) -> np.ndarray:
-    """Zero recurrent state for ``B`` sequences: ndarray of shape (L, S, B, H)."""
+    """Zero recurrent state for ``B`` sequences: ndarray of shape (layers, S, B, H)."""
     cell, layers, K, H = model_info(params)
     B = check_int("init_state", "B", B)
     return np.zeros((layers, CELLS[cell].N_STATES, B, H), dtype=params["V"].dtype)
@@ -286,7 +286,7 @@ def _run(params, info, inputs, state0):
     module = CELLS[cell]
     if state0 is None:
         state0 = init_state(params, B)
-    check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(L, S, B, H)")
+    check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(layers, S, B, H)")
     x = one_hot(inputs, K, dtype=params["V"].dtype)  # (T, B, K): D = K for the first layer
     caches, last = [], []
     for layer in range(layers):
@@ -307,14 +307,14 @@ def forward(params: dict, inputs, state0=None):
         From :func:`init_params`.
     inputs : ndarray of int, shape (T, B)
         Token ids.
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial recurrent state; zeros if omitted.
 
     Returns
     -------
     o : ndarray of shape (T, B, K)
         Logits; softmax(o[t]) predicts the token after ``inputs[t]``.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step (feed it to the next call).
     """
     o, _, _, state = _run(params, model_info(params), inputs, state0)
@@ -350,7 +350,7 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         Token ids read at each step.
     targets : ndarray of int, shape (T, B)
         The ids to predict (for language modelling, ``inputs`` shifted by one).
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial recurrent state; zeros if omitted. It is treated as a constant
         (truncated BPTT): no gradient flows into the previous window.
     reduction : {"sum", "mean"}, default "sum"
@@ -367,7 +367,7 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     loss : float
     grads : dict of str to ndarray
         dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...).
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step.
     """
     targets = np.asarray(targets)

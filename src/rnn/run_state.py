@@ -103,7 +103,7 @@ class RunState:
         randomised truncation (``truncation="random"``).
     batcher : StreamBatcher or None
         None for random windows.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         The hidden state carried from one window to the next.
     step : int
     initial_loss, smooth_loss : float or None

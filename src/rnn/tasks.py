@@ -14,6 +14,7 @@ from __future__ import annotations
 #   adding_problem   the sum of two marked digits (Hochreiter & Schmidhuber 1997)
 #   first_symbol     the symbol read `distance` steps ago, through noise
 #   recall_text      the same as a text stream, for `rnn train` and truncated BPTT
+#   recall_accuracy  how often a language model trained on it gets the answers
 #   evaluate_task, train_on_task
 #
 # Every batch is a TaskBatch: inputs and targets (T, B), a loss mask that is
@@ -30,8 +31,8 @@ from ._checks import check_int, check_number
 from .model import forward, init_params
 from .optim import make_optimizer
 
-__all__ = ["TaskBatch", "adding_problem", "first_symbol", "recall_text", "evaluate_task",
-           "train_on_task", "TASKS"]
+__all__ = ["TaskBatch", "adding_problem", "first_symbol", "recall_text", "recall_accuracy",
+           "evaluate_task", "train_on_task", "TASKS"]
 
 
 class TaskBatch(NamedTuple):
@@ -169,15 +170,17 @@ def first_symbol(batch: int, distance: int, *, length=None, symbols: int = 4, no
     return _batch(inputs.astype(np.int64), answers.astype(np.int64), m + n, np.full(m, 1 / m))
 
 
-def recall_text(n_blocks: int, distance: int, *, symbols: int = 4, seed=None) -> str:
+def recall_text(n_blocks: int, distance: int, *, symbols: int = 4, noise: int = 4,
+                seed=None) -> str:
     """``first_symbol`` as a text stream, for ``rnn train`` and truncated BPTT.
 
     The text is ``n_blocks`` blocks of ``distance + 2`` characters: a symbol
-    (a lowercase letter among the first m), ``distance - 1`` noise digits
-    ``0``-``3``, a ``?``, and the symbol again in upper case. Predicting the
-    character after a ``?`` (the upper-case answer) needs the letter read
-    exactly ``distance`` steps earlier; the rest is noise (ln 4 nats for a
-    digit, ln m for a new symbol) or counting.
+    (a lowercase letter among the first m = ``symbols``), ``distance - 1``
+    noise digits (among the first n = ``noise`` of ``0``-``9``), a ``?``, and
+    the symbol again in upper case. Predicting the character after a ``?``
+    (the upper-case answer) needs the letter read exactly ``distance`` steps
+    earlier; the rest is noise (ln n nats for a digit, ln m for a new symbol)
+    or counting.
 
     Returns
     -------
@@ -188,11 +191,41 @@ def recall_text(n_blocks: int, distance: int, *, symbols: int = 4, seed=None) ->
     n_blocks = check_int(func, "n_blocks", n_blocks)
     distance = check_int(func, "distance", distance, low=1)
     m = check_int(func, "symbols", symbols, high=26)
+    n = check_int(func, "noise", noise, high=10)
     rng = _rng(seed)
     letters = rng.integers(0, m, size=n_blocks)
-    digits = rng.integers(0, 4, size=(n_blocks, distance - 1))
+    digits = rng.integers(0, n, size=(n_blocks, distance - 1))
     return "".join(chr(97 + a) + "".join(str(d) for d in row) + "?" + chr(65 + a)
                    for a, row in zip(letters.tolist(), digits.tolist()))
+
+
+def recall_accuracy(params: dict, vocab, text: str) -> float:
+    """Accuracy of a language model on the answers of a :func:`recall_text`.
+
+    The model reads the whole text as one sequence from a zero state (the
+    state carried all the way, as when generating); at every ``"?"`` its most
+    likely next character is compared with the answer that follows.
+
+    Parameters
+    ----------
+    params : dict
+        A model trained on recall texts (any cell, any depth).
+    vocab : rnn.data.Vocab
+        Its vocabulary (``"?"`` must be in it).
+    text : str
+
+    Returns
+    -------
+    accuracy : float
+        Fraction of the answers predicted right; chance is 1/m for m symbols.
+    """
+    ids = vocab.encode(text)
+    cue = vocab.encode("?")[0]
+    at = np.flatnonzero(ids[:-1] == cue)  # the steps that read "?": the next id is the answer
+    if len(at) == 0:
+        raise ValueError("recall_accuracy: text holds no '?' cue; make it with recall_text")
+    o, _ = forward(params, ids[:-1, None])
+    return float(np.mean(o[at, 0].argmax(axis=1) == ids[at + 1]))
 
 
 def evaluate_task(params: dict, batch: TaskBatch) -> tuple:

@@ -111,7 +111,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         Updated in place.
     optimizer : rnn.optim.SGD, Adagrad or Adam
     inputs, targets : ndarray of int, shape (T, B)
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial state (zeros if omitted); no gradient flows into it.
     clip : float or None, default 5.0
         Clipping threshold; None or 0 disables clipping.
@@ -130,7 +130,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     -------
     loss : float
         Mean loss per character of this batch, before the update.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         The state to start the next window from.
 
     Raises

@@ -100,7 +100,7 @@ def truncated_loss_and_grads(params: dict, inputs, targets, state0=None, *, loss
     params : dict
         From :func:`rnn.init_params` (any cell, any number of layers).
     inputs, targets : ndarray of int, shape (T, B)
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Zeros if omitted; a constant (no gradient flows into it).
     loss_mask : ndarray of bool, shape (T, B), optional
     carry_at : int in [1, T], optional
@@ -112,7 +112,7 @@ def truncated_loss_and_grads(params: dict, inputs, targets, state0=None, *, loss
     -------
     loss : float
     grads : dict of str to ndarray
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         The state after ``carry_at`` steps (after T if None).
     """
     func = "truncated_loss_and_grads"
@@ -133,7 +133,7 @@ def truncated_loss_and_grads(params: dict, inputs, targets, state0=None, *, loss
     module = CELLS[info.cell]
     if state0 is None:
         state0 = init_state(params, B)
-    check_shape(func, "state0", state0, (info.layers, module.N_STATES, B, info.H), "(L, S, B, H)")
+    check_shape(func, "state0", state0, (info.layers, module.N_STATES, B, info.H), "(layers, S, B, H)")
     cuts = set() if keep is None else {t for t in range(1, T) if np.any(keep[t - 1] != 1.0)}
     starts = sorted(cuts | {0, carry_at or T} - {T})
     segments = list(zip(starts, starts[1:] + [T]))

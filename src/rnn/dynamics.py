@@ -57,11 +57,13 @@ def jacobian_products(h, W) -> np.ndarray:
     """
     h, W = _check_trajectory("jacobian_products", h, W)
     tau, H = h.shape
-    P = np.empty((tau + 1, H, H))
+    # --8<-- [start:jacobian]
+    P = np.empty((tau + 1, H, H))  # P[k] = dh(tau)/dh(tau - k)
     P[0] = np.eye(H)
     for k in range(1, tau + 1):
-        j = tau - k  # code index of book step τ - k + 1
-        P[k] = P[k - 1] @ ((1.0 - h[j] ** 2)[:, None] * W)  # ... J(τ-k+1) = diag(1 - h²) W
+        J = (1.0 - h[tau - k] ** 2)[:, None] * W  # J(tau-k+1) = diag(1 - h(tau-k+1)^2) W
+        P[k] = P[k - 1] @ J  # J(tau) ... J(tau-k+2) J(tau-k+1)
+    # --8<-- [end:jacobian]
     return P
 
 
@@ -79,8 +81,11 @@ def jacobian_bound(h, W) -> np.ndarray:
         ``bound[0] = 1``; each factor is at most ‖W‖₂, since 0 < 1 - h² <= 1.
     """
     h, W = _check_trajectory("jacobian_bound", h, W)
-    factors = np.linalg.norm(W, 2) * (1.0 - h ** 2).max(axis=1)  # (tau,), one per step
-    return np.concatenate([[1.0], np.cumprod(factors[::-1])])
+    # --8<-- [start:bound]
+    factors = np.linalg.norm(W, 2) * (1.0 - h ** 2).max(axis=1)  # ||W||_2 max_i |1 - h_i(j)^2|
+    bound = np.concatenate([[1.0], np.cumprod(factors[::-1])])  # products over the last k steps
+    # --8<-- [end:bound]
+    return bound
 
 
 def state_gradients(cell: str, params: dict, x, state0, dh_last) -> np.ndarray:

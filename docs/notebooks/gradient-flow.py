@@ -48,11 +48,8 @@ from rnn.dynamics import decay_rate, loss_gradient_norms
 from rnn.initializers import spectral_radius
 from rnn.optim import clip_elementwise, clip_global_norm
 
-# readable on the light and the dark theme: transparent background, grey text
-plt.rcParams.update({"figure.figsize": (7, 4), "font.size": 11, "figure.facecolor": "none",
-                     "axes.facecolor": "none", "savefig.facecolor": "none", "text.color": "#888",
-                     "axes.labelcolor": "#888", "axes.edgecolor": "#888", "xtick.color": "#888",
-                     "ytick.color": "#888", "legend.framealpha": 0, "grid.alpha": 0.3})
+# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
+plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
 
 start = time.perf_counter()
 text, description = default_corpus()

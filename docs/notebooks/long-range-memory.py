@@ -41,10 +41,8 @@ import numpy as np
 
 from rnn.tasks import train_on_task
 
-plt.rcParams.update({"figure.figsize": (7, 4), "font.size": 11, "figure.facecolor": "none",
-                     "axes.facecolor": "none", "savefig.facecolor": "none", "text.color": "#888",
-                     "axes.labelcolor": "#888", "axes.edgecolor": "#888", "xtick.color": "#888",
-                     "ytick.color": "#888", "legend.framealpha": 0, "grid.alpha": 0.3})
+# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
+plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
 
 start = time.perf_counter()
 MODELS = {"rnn, default init": dict(cell="rnn"),

@@ -41,10 +41,8 @@ from rnn.tasks import recall_accuracy, recall_text
 from rnn.train import train, train_step
 from rnn.truncation import random_keep, term_weights
 
-plt.rcParams.update({"figure.figsize": (7, 4), "font.size": 11, "figure.facecolor": "none",
-                     "axes.facecolor": "none", "savefig.facecolor": "none", "text.color": "#888",
-                     "axes.labelcolor": "#888", "axes.edgecolor": "#888", "xtick.color": "#888",
-                     "ytick.color": "#888", "legend.framealpha": 0, "grid.alpha": 0.3})
+# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
+plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
 start = time.perf_counter()
 OUT = tempfile.mkdtemp()  # checkpoints of the runs below go here
 

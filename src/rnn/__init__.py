@@ -13,6 +13,10 @@ The data path, one module a step::
     optimiser     rnn.optim       Adam, Adagrad, SGD, clipping
     step, loop    rnn.train       train_step, train   (options: rnn.config)
     sampling      rnn.sample      sample, beam_search
+
+Around it: rnn.truncation (what truncated BPTT keeps, and its variants),
+rnn.dynamics (how far back the gradient reaches), rnn.tasks (synthetic tasks
+with a known answer), rnn.initializers (initialisation schemes).
 """
 
 __version__ = "0.2.0"

@@ -30,6 +30,8 @@ import numpy as np
 from ._checks import check_int, check_number
 from .model import forward, init_params
 from .optim import make_optimizer
+from .train import train_step
+from .truncation import Truncation
 
 __all__ = ["TaskBatch", "adding_problem", "first_symbol", "recall_text", "recall_accuracy",
            "evaluate_task", "train_on_task", "TASKS"]
@@ -282,9 +284,6 @@ def train_on_task(task: str, distance: int, *, cell: str = "rnn", hidden: int = 
         ``params``, ``losses`` (the training loss of every step), ``loss`` and
         ``accuracy`` on the held-out batch, and its ``baseline_loss`` and ``chance``.
     """
-    from .train import train_step  # rnn.train imports the whole training loop
-    from .truncation import Truncation
-
     func = "train_on_task"
     if task not in TASKS:
         raise ValueError(f"{func}: task must be one of {sorted(TASKS)}, got {task!r}")

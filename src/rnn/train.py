@@ -11,7 +11,11 @@ With ``batching="stream"`` (the default, as in min-char-rnn and char-rnn)
 row i of every batch continues row i of the previous one, so the final
 hidden state of one window is the initial state of the next; the gradient
 still stops at the window edge. With ``batching="random"`` every window
-starts at a random place from a zero state.
+starts at a random place from a zero state. ``truncation`` chooses what the
+gradient of a window keeps (:mod:`rnn.truncation`): the whole window
+(``"window"``), overlapping windows that train their last
+``truncation_stride`` steps (``"overlap"``, TBPTT(k1, k2)), or random cuts
+scaled to stay unbiased (``"random"``).
 
 :func:`train` runs the loop: it reports a smoothed training loss (an
 exponential moving average with weights 0.99/0.01, see :data:`SMOOTHING`),

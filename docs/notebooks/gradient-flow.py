@@ -209,10 +209,10 @@ assert small[0] < 1 and rates["lstm, init"] > rates["rnn, init"]
 # predicts. The factor grows with $\rho(\boldsymbol{W})$, and the table shows
 # where it crosses 1: below about $\rho = 1$ the gradient vanishes
 # geometrically, and well above it, at $\rho = 3$, it *grows* as it goes back.
-# With the small inputs of a freshly initialised model the units are far from
-# saturation, so the tanh derivatives stay near 1 and do not stop the growth;
-# the chapter shows that large inputs or biases, which push the units into
-# saturation, make the same $\rho = 3$ vanish instead. $\rho(\boldsymbol{W}) > 1$
+# With the small inputs and zero biases of a freshly initialised model, the
+# units are not saturated enough for their tanh derivatives to stop the
+# growth; the chapter shows that a bias that pushes the units towards
+# saturation makes the same $\rho = 3$ vanish instead. $\rho(\boldsymbol{W}) > 1$
 # is necessary for the gradient to explode, not sufficient.
 #
 # **The gated cells.** With $\boldsymbol{b}_f = \boldsymbol{1}$ the LSTM's

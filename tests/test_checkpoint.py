@@ -2,14 +2,18 @@
 pickle, atomic writes (a failure mid-write leaves the previous file intact
 and no temporary file behind), and one clear error per kind of bad file."""
 
+import io
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rnn.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
+from rnn.checkpoint import (Checkpoint, CheckpointError, load_checkpoint, rng_from_state,
+                            save_checkpoint)
 from rnn.data import Vocab
 from rnn.model import forward, init_params, model_info
 from rnn.optim import Adam
@@ -278,3 +282,136 @@ def test_a_version_0_1_run_resumes_bit_identically(tmp_path):
     assert resumed.step == straight.step == 8
     for k in straight.params:
         assert np.array_equal(resumed.params[k], straight.params[k]), k
+
+
+# ---------------------------------------------------------------- hostile files (issue 9)
+
+from test_checkpoint_fuzz import (base_members, build, npy, npy_raw,  # noqa: E402
+                                  patch_central, with_bomb)
+
+
+@pytest.fixture(scope="module")
+def members():
+    return base_members("rnn", np.float64)
+
+
+def _with(members, name, data):
+    return [(n, data if n == name else d) for n, d in members]
+
+
+def _refused(tmp_path, data, pattern):
+    p = tmp_path / "bad.npz"
+    p.write_bytes(data)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(p)
+    msg = str(e.value)
+    assert str(p) in msg and "\n" not in msg and "allow_pickle" not in msg, msg
+    assert re.search(pattern, msg), msg
+    return msg
+
+
+HEADER = "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}"
+
+
+@pytest.mark.parametrize("case,pattern", [
+    # each of these escaped the loader as another exception before (issue 9, defect 2)
+    ("huge shape (was MemoryError)", r"declares shape \(1000000000000, 1000000000000\)"),
+    ("negative shape (was MemoryError)", r"impossible shape \(-5, 4\)"),
+    ("not .npy data (was AttributeError)", r"entry 'param/W' is not \.npy data"),
+    ("deeply nested JSON (was RecursionError)", r"JSON nested 100000 levels deep"),
+    ("unterminated .npy header (was a tokenize error)", r"unreadable \.npy header"),
+    ("unknown compression (was NotImplementedError)", r"compression method 99"),
+    ("encrypted entry (was RuntimeError)", r"entry 'param/U.npy' is encrypted"),
+    ("object array", r"dtype object; .* would need pickle"),
+])
+def test_every_malformed_entry_is_a_checkpoint_error(tmp_path, members, case, pattern):
+    data = {
+        "huge shape": lambda: build(_with(members, "param/V.npy", npy_raw(
+            HEADER.format("<f8", (10 ** 12, 10 ** 12)), bytes(64)))),
+        "negative shape": lambda: build(_with(members, "param/W.npy", npy_raw(
+            HEADER.format("<f8", (-5, 4)), bytes(64)))),
+        "not .npy data": lambda: build(_with(members, "param/W.npy", b"just some bytes")),
+        "deeply nested JSON": lambda: build(_with(members, "config.npy",
+                                                  npy(np.array("[" * 100_000 + "]" * 100_000)))),
+        "unterminated .npy header": lambda: build(_with(members, "param/W.npy", npy_raw(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4,", bytes(128)))),
+        "unknown compression": lambda: patch_central(build(members), "param/U.npy", 10, "<H", 99),
+        "encrypted entry": lambda: patch_central(build(members), "param/U.npy", 8, "<H", 1),
+        "object array": lambda: build(_with(members, "param/W.npy", npy_raw(
+            HEADER.format("|O", (2,)), b"\x80\x04\x95" + bytes(40)))),
+    }[case.split(" (")[0]]()
+    _refused(tmp_path, data, pattern)
+
+
+def test_a_text_file_gets_no_numpy_pickle_hint(tmp_path):
+    msg = _refused(tmp_path, b"step: 100\nloss: 1.5\n", r"does not start with a zip signature "
+                                                         r"\(is it a text file\?\)")
+    assert "pickle" not in msg
+
+
+def test_a_tiny_file_declaring_a_huge_model_costs_nothing(tmp_path, members):
+    """Issue 9, defect 1: a few-KB file whose weights declare H = 10**6 (terabytes) is refused
+    from its headers, before any data is read or any array allocated."""
+    import tracemalloc
+    H, K = 10 ** 6, 6
+    from rnn.model import param_shapes
+    shapes = param_shapes(K, H, layers=2)
+    crafted = [(n, npy_raw(HEADER.format("<f4", shapes[n[6:-4]]), bytes(64))
+                if n.startswith("param/") else d) for n, d in members]
+    data = build(crafted)
+    assert len(data) < 20_000
+    tracemalloc.start()
+    try:
+        _refused(tmp_path, data, r"declares shape \(1000000, 6\) of float32 \(24,000,000 bytes\) "
+                                 r"but holds 64 bytes")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_a_compression_bomb_is_refused_before_it_expands(tmp_path, members):
+    """Issue 9, defect 1: 100 MB of zeros deflated to ~100 KB is refused from its header."""
+    import tracemalloc
+    data = with_bomb(members, "extra/bomb.npy", HEADER.format("|u1", (104857600,)), 104857600)
+    assert len(data) < 200_000
+    tracemalloc.start()
+    try:
+        _refused(tmp_path, data, r"extra/ entries declare 100.0 MiB, more than the 64.0 MiB")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_a_model_larger_than_the_memory_is_refused_before_reading(tmp_path, good, monkeypatch):
+    import rnn.checkpoint as ck
+    monkeypatch.setattr(ck, "available_memory", lambda: 1000)
+    _refused(tmp_path, good.read_bytes(), r"its entries need .* of memory, more than the "
+                                          r"1,000 bytes available")
+
+
+def test_devices_and_fifos_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match=r"fifo.npz' is a FIFO \(named pipe\), not a "
+                                              r"regular file"):
+        load_checkpoint(fifo)  # opening it for reading would wait for a writer
+    with pytest.raises(CheckpointError, match=r"'/dev/zero' is a character device"):
+        load_checkpoint("/dev/zero")  # reading it would never end
+
+
+def test_harmless_variants_still_load(tmp_path, members):
+    # big-endian weights, Fortran order, deflated entries: what numpy can legitimately write
+    with zipfile.ZipFile(io.BytesIO(build(members))) as z:
+        W = np.load(io.BytesIO(z.read("param/W.npy")))
+    variants = _with(members, "param/W.npy", npy(np.asfortranarray(W).astype(">f8")))
+    p = tmp_path / "variant.npz"
+    p.write_bytes(build(variants, zipfile.ZIP_DEFLATED))
+    ck = load_checkpoint(p)
+    assert ck.params["W"].dtype == np.float64 and ck.params["W"].dtype.isnative
+    np.testing.assert_array_equal(ck.params["W"], W)
+
+
+def test_checkpoint_error_is_a_value_error():
+    assert issubclass(CheckpointError, ValueError)  # callers catching ValueError keep working

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,22 +13,17 @@ import pytest
 from rnn.checkpoint import load_checkpoint
 from rnn.cli import main
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+from processes import env, rnn_process
+
 TEXT = ("ROMEO: but soft, what light through yonder window breaks?\n"
         "JULIET: o romeo, romeo, wherefore art thou romeo?\n") * 30
 TINY = ["--hidden", "16", "--seq-len", "8", "--batch", "4", "--no-progress", "--sample-every", "0",
         "--eval-every", "0"]
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def rnn_cmd(*args, **kw):
     return subprocess.run([sys.executable, "-m", "rnn", *args], capture_output=True, text=True,
-                          env=_env(), timeout=120, **kw)
+                          env=env(), timeout=120, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +119,8 @@ def test_resume_refuses_model_options(trained, capsys):
 def test_ctrl_c_saves_and_exits_130(tmp_path):
     data = tmp_path / "input.txt"
     data.write_text(TEXT, encoding="utf-8")
-    p = subprocess.Popen([sys.executable, "-m", "rnn", "train", "--data", str(data), "--minutes", "1",
-                          "--out", str(tmp_path / "run"), *TINY], env=_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = rnn_process("train", "--data", str(data), "--minutes", "1", "--out",
+                    str(tmp_path / "run"), *TINY)
     try:
         for line in p.stdout:  # wait until the training loop has started
             if line.startswith("model:"):

@@ -169,3 +169,30 @@ def test_stdlib_text_prefix_and_limit():
     assert stdlib_text(max_chars=20_000).startswith(small)
     with pytest.raises(ValueError, match="max_chars"):
         stdlib_text(0)
+
+
+# ----------------------------------------------------------------------------- big files (issue 9)
+
+@pytest.mark.parametrize("read_bytes", [1, 2, 3, 5, 4096])
+def test_text_pieces_reads_any_piece_size_like_load_text(tmp_path, monkeypatch, read_bytes):
+    import rnn.corpus as corpus
+    from rnn.corpus import text_pieces
+    raw = "\ufeffÉté\r\nça\rva\r\n\r\n€ 𝄞 fin\r".encode("utf-8")
+    p = tmp_path / "in.txt"
+    p.write_bytes(raw)
+    monkeypatch.setattr(corpus, "_READ_BYTES", read_bytes)  # cuts "\r\n", "é", "𝄞", the BOM
+    assert "".join(text_pieces(p)) == "Été\nça\nva\n\n€ 𝄞 fin\n"
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("αβγ".encode() + b"\xff" + b"x" * 10)
+    with pytest.raises(ValueError, match=r"byte 0xff at byte offset 6 "):
+        list(text_pieces(bad))
+
+
+def test_devices_and_fifos_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"data file '.*fifo' is a FIFO \(named pipe\), not a "
+                                         r"regular file"):
+        load_text(fifo)  # opening a FIFO for reading would wait for a writer forever
+    with pytest.raises(ValueError, match=r"data file '/dev/zero' is a character device"):
+        load_text("/dev/zero")  # reading it would never end

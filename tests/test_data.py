@@ -232,3 +232,45 @@ def test_validation_windows_short_set_uses_fewer_rows():
                                   [[1, 2, 3, 4, 5], [7, 8, 9, 10, 11]])
     with pytest.raises(ValueError, match="at least 2 ids"):
         list(validation_windows(np.arange(1), 4, 8))
+
+
+# ---------------------------------------------------------------- big texts (issue 9)
+
+def test_encode_pieces_equals_vocab_encode_in_the_smallest_dtype():
+    from rnn.data import encode_pieces, id_dtype, str_pieces
+    import hashlib
+    rng = np.random.default_rng(0)
+    for alphabet, dtype in (("abc\n", np.uint8), ("".join(map(chr, range(32, 600))), np.uint16),
+                            ("".join(chr(c) for c in range(0x4E00, 0x4E00 + 70_000)
+                                     if not 0xD800 <= c < 0xE000), np.uint32)):
+        text = alphabet + "".join(rng.choice(list(alphabet), 3000))  # every character occurs
+        chunked = lambda: (text[i:i + 7] for i in range(0, len(text), 7))  # noqa: E731
+        for pieces in (str_pieces(text), chunked):
+            vocab, ids, digest = encode_pieces(pieces)
+            assert vocab == Vocab.from_text(text)
+            assert ids.dtype == dtype == id_dtype(vocab.size)
+            np.testing.assert_array_equal(ids, vocab.encode(text))
+            assert digest.tobytes() == hashlib.sha256(text.encode("utf-8")).digest()
+    assert [id_dtype(k) for k in (1, 256, 257, 65536, 65537)] == \
+        [np.uint8, np.uint8, np.uint16, np.uint16, np.uint32]
+
+
+def test_encode_pieces_refuses_a_text_that_changes_between_passes():
+    from rnn.data import encode_pieces
+    texts = iter(["hello world", "hello world!"])
+    with pytest.raises(ValueError, match="changed while it was being read"):
+        encode_pieces(lambda: [next(texts)])
+    with pytest.raises(ValueError, match="empty"):
+        encode_pieces(lambda: [])
+
+
+def test_batchers_share_the_one_array_of_ids():
+    ids = np.arange(1000, dtype=np.uint8) % 7  # the smallest type: one byte a character
+    train_ids, val_ids = split(ids, 0.1)
+    assert np.shares_memory(train_ids, ids) and np.shares_memory(val_ids, ids)
+    sb = StreamBatcher(train_ids, 8, 4)
+    assert np.shares_memory(sb._streams, ids)  # no copy of the corpus (was an int64 copy)
+    x, y, _ = sb.next()
+    assert x.dtype == y.dtype == np.int64 and x.shape == (8, 4)  # windows are int64
+    xv, yv = next(validation_windows(val_ids, 5, 3))
+    assert xv.dtype == np.int64

@@ -303,6 +303,23 @@ def test_booleans_are_not_learning_rates_or_limits():
         clip_elementwise({"x": np.ones(1)}, True)
 
 
+def test_load_state_dict_with_params_refuses_an_incomplete_state():
+    # a missing moment used to be re-created as zeros: the resumed run silently differed
+    params = {"U": np.ones((2, 3)), "b": np.ones(2)}
+    adam = Adam(0.1)
+    adam.step(params, {k: np.ones_like(v) for k, v in params.items()})
+    state = adam.state_dict()
+    Adam(0.1).load_state_dict(state, params)  # complete: fine
+    del state["v/b"]
+    with pytest.raises(ValueError, match=r"v/b is missing"):
+        Adam(0.1).load_state_dict(state, params)
+    state = adam.state_dict()
+    state["m/U"] = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"m/U has shape \(3, 2\), the parameter \(2, 3\)"):
+        Adam(0.1).load_state_dict(state, params)
+    Adam(0.1).load_state_dict({"step": np.array(0)}, params)  # before the first step: empty is right
+
+
 # ---------------------------------------------------------------- clipping keeps descending
 
 @pytest.mark.parametrize("seed", range(5))

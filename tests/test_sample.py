@@ -332,3 +332,20 @@ def test_booleans_are_not_lengths_widths_or_ks():
         beam_search(params, vocab, True)
     with pytest.raises(ValueError, match="top_k"):
         next_distribution(np.zeros(3), top_k=True)
+
+
+def test_backtrack_spells_each_beam_from_its_back_pointers():
+    from rnn.sample import backtrack
+    # three steps, two beams: beam 0 at the end came from beam 1, which came from beam 0
+    parents = [np.array([0]), np.array([0, 0]), np.array([1, 0])]
+    chars = [np.array([4]), np.array([7, 8]), np.array([2, 3])]
+    assert backtrack(parents, chars, 0).tolist() == [4, 8, 2]
+    assert backtrack(parents, chars, 1).tolist() == [4, 7, 3]
+    assert backtrack([], [], 0).tolist() == []
+
+
+def test_long_beam_search_matches_the_reference():
+    params, vocab = _model(layers=1, seed=3)
+    expected = _reference_beam(params, vocab.encode("how"), 300, 3)
+    assert beam_search(params, vocab, 300, prime="how", beam_width=3) == \
+        vocab.decode(np.array(expected))

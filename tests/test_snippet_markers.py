@@ -1,4 +1,4 @@
-"""Every `--8<-- [start:name]` section in src/ is included by some page, and
+"""Every `--8<-- [start:name]` section in src/ (and tests/) is included by some page, and
 every `--8<-- "file:name"` include in docs/ names a section that exists (the
 strict build would fail on a missing file, but not on an unused section)."""
 
@@ -13,7 +13,8 @@ END = re.compile(r"--8<-- \[end:([^\]]+)\]")
 
 def _sections():
     found = {}
-    for path in sorted((ROOT / "src").rglob("*.py")):
+    tests = [p for p in sorted((ROOT / "tests").rglob("*.py")) if p.name != Path(__file__).name]
+    for path in sorted((ROOT / "src").rglob("*.py")) + tests:
         text = path.read_text("utf8")
         starts, ends = START.findall(text), END.findall(text)
         assert sorted(starts) == sorted(ends), f"{path}: unbalanced section markers"

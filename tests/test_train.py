@@ -317,15 +317,18 @@ def test_checkpoints_every_n_steps_and_at_the_end(tmp_path, monkeypatch):
     real = train_mod.save_checkpoint
 
     def spy(path, **kw):
-        saved.append(kw["step"])
+        saved.append((os.path.basename(path), kw["step"]))
         real(path, **kw)
 
     monkeypatch.setattr(train_mod, "save_checkpoint", spy)
     r = run(tmp_path, steps=12, checkpoint_every=5)
-    assert saved == [5, 10, 12]
+    # the final evaluation is the only one, so also the best so far
+    assert saved == [("checkpoint.npz", 5), ("checkpoint.npz", 10), ("best.npz", 12),
+                     ("checkpoint.npz", 12)]
     assert r.checkpoint == str(tmp_path / "run" / "checkpoint.npz")
+    assert r.best_checkpoint == str(tmp_path / "run" / "best.npz")
     assert load_checkpoint(r.checkpoint).step == 12
-    assert [f for f in os.listdir(tmp_path / "run")] == ["checkpoint.npz"]  # no temp files left
+    assert sorted(os.listdir(tmp_path / "run")) == ["best.npz", "checkpoint.npz"]  # no temp files
 
 
 def _final_state(path):
@@ -359,13 +362,16 @@ def test_resume_is_bit_identical(tmp_path, batching, truncation):
     for k in ca.optim_state:
         assert np.array_equal(ca.optim_state[k], cb.optim_state[k]), k
     assert ca.rng_state == cb.rng_state
-    expected = {"smooth_loss", "initial_loss", "elapsed", "history", "text_sha256"}
+    expected = {"smooth_loss", "initial_loss", "elapsed", "history", "text_sha256",
+                "best_val_loss", "run_id"}
     if batching == "stream":
         expected |= {"state", "batcher.pos", "batcher.epoch", "batcher.T", "batcher.B",
                      "batcher.stream_len", "batcher.stride"}
     assert set(ca.extra) == set(cb.extra) == expected
-    for k in expected - {"elapsed", "history"}:  # (timings differ)
+    for k in expected - {"elapsed", "history", "run_id"}:  # (timings and the run's identity differ)
         assert np.array_equal(ca.extra[k], cb.extra[k]), k
+    assert not np.array_equal(ca.extra["run_id"], cb.extra["run_id"])  # two runs, two ids
+    assert ca.extra["best_val_loss"] == min(h[2] for h in a.history if h[0] > 0)
     if batching == "stream":
         assert int(ca.extra["batcher.epoch"]) >= (1 if "truncation_stride" in truncation else 2)
         assert int(ca.extra["batcher.stride"]) == truncation.get("truncation_stride", 8)

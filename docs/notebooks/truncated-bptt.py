@@ -44,7 +44,7 @@ from rnn.truncation import random_keep, term_weights
 # light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
 plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
 start = time.perf_counter()
-OUT = tempfile.mkdtemp()  # checkpoints of the runs below go here
+OUT = tempfile.mkdtemp()  # every run below writes its checkpoint in a folder of its own here
 
 # %% [markdown]
 # ## 1. Which gradient paths each scheme keeps
@@ -195,7 +195,7 @@ for name, options in MODES.items():
     for d in DISTANCES:
         cfg = TrainConfig(cell="lstm", hidden=32, seq_len=T_TASK, batch=32, steps=300, lr=5e-3,
                           clip=1.0, clip_mode="norm", eval_every=0, sample_every=0,
-                          checkpoint_every=0, out=OUT, **options)
+                          checkpoint_every=0, out=tempfile.mkdtemp(dir=OUT), **options)
         run = train(cfg, text=recall_text(24_000 // (d + 2), d, seed=0), progress=False,
                     log=lambda *a: None)
         accuracy[name, d] = recall_accuracy(run.params, run.vocab, recall_text(400, d, seed=1))
@@ -281,7 +281,8 @@ CORPUS_MODES = {"window": dict(),
                 "TBPTT(16, 64)": dict(truncation="overlap", truncation_stride=16),
                 "randomised, kappa = 0.9": dict(truncation="random", truncation_keep=0.9)}
 SECONDS = 4.0
-configs = {name: TrainConfig(eval_every=0, sample_every=0, checkpoint_every=0, out=OUT,
+configs = {name: TrainConfig(eval_every=0, sample_every=0, checkpoint_every=0,
+                             out=tempfile.mkdtemp(dir=OUT),
                              **options).validate() for name, options in CORPUS_MODES.items()}
 corpus = Corpus.prepare(configs["window"], text)
 runs = {name: RunState.new(cfg, corpus) for name, cfg in configs.items()}

@@ -21,38 +21,51 @@ with a known answer), rnn.initializers (initialisation schemes).
 
 __version__ = "0.2.0"
 
-from .checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint  # noqa: E402
-from .config import TrainConfig  # noqa: E402
-from .corpus import default_corpus, load_text, shakespeare_text, stdlib_text  # noqa: E402
-from .data import StreamBatcher, Vocab, random_windows, split, validation_windows  # noqa: E402
-from .gradcheck import check_gradients, numerical_gradient, relative_error  # noqa: E402
-from .gru import GRUCache, gru_backward, gru_forward, gru_step, pack_gru, unpack_gru  # noqa: E402
-from .losses import (log_softmax, output_backward, output_forward, softmax,  # noqa: E402
-                     softmax_cross_entropy)
-from .lstm import (LSTMCache, lstm_backward, lstm_forward, lstm_step, pack_lstm,  # noqa: E402
-                   sigmoid, unpack_lstm)
-from .model import (count_params, embed, forward, hidden_for_budget, init_params,  # noqa: E402
-                    init_state, loss_and_grads, model_info, one_hot, param_shapes)
-from .optim import (SGD, Adagrad, Adam, clip_elementwise, clip_global_norm,  # noqa: E402
-                    make_optimizer)
-from .rnn_cell import RNNCache, rnn_backward, rnn_forward, rnn_step  # noqa: E402
-# rnn.sample.sample and rnn.train.train stay in their modules: importing the
-# functions here would hide the submodules rnn.sample and rnn.train.
-from .sample import beam_search, next_distribution  # noqa: E402
-from .train import Record, TrainingDiverged, TrainResult, evaluate, train_step  # noqa: E402
+import importlib
 
-__all__ = [
-    "rnn_step", "rnn_forward", "rnn_backward", "RNNCache",
-    "lstm_step", "lstm_forward", "lstm_backward", "LSTMCache", "pack_lstm", "unpack_lstm", "sigmoid",
-    "gru_step", "gru_forward", "gru_backward", "GRUCache", "pack_gru", "unpack_gru",
-    "softmax", "log_softmax", "softmax_cross_entropy", "output_forward", "output_backward",
-    "numerical_gradient", "relative_error", "check_gradients",
-    "init_params", "param_shapes", "count_params", "hidden_for_budget", "init_state", "forward",
-    "loss_and_grads", "model_info", "one_hot", "embed",
-    "Vocab", "split", "StreamBatcher", "random_windows", "validation_windows",
-    "load_text", "default_corpus", "shakespeare_text", "stdlib_text",
-    "SGD", "Adagrad", "Adam", "make_optimizer", "clip_elementwise", "clip_global_norm",
-    "Checkpoint", "save_checkpoint", "load_checkpoint", "rng_from_state",
-    "beam_search", "next_distribution",
-    "TrainConfig", "TrainResult", "TrainingDiverged", "Record", "evaluate", "train_step",
-]
+# The public names and the module each comes from. They are imported when
+# first used (PEP 562), so `import rnn` and the `rnn` command start without
+# NumPy: Ctrl-C during start-up then reaches rnn.cli.main, which reports it
+# in one line. rnn.sample.sample and rnn.train.train stay in their modules:
+# exporting the functions here would hide the submodules rnn.sample and
+# rnn.train.
+_EXPORTS = {
+    "rnn_cell": ["rnn_step", "rnn_forward", "rnn_backward", "RNNCache"],
+    "lstm": ["lstm_step", "lstm_forward", "lstm_backward", "LSTMCache", "pack_lstm",
+             "unpack_lstm", "sigmoid"],
+    "gru": ["gru_step", "gru_forward", "gru_backward", "GRUCache", "pack_gru", "unpack_gru"],
+    "losses": ["softmax", "log_softmax", "softmax_cross_entropy", "output_forward",
+               "output_backward"],
+    "gradcheck": ["numerical_gradient", "relative_error", "check_gradients"],
+    "model": ["init_params", "param_shapes", "count_params", "hidden_for_budget", "init_state",
+              "forward", "loss_and_grads", "model_info", "one_hot", "embed"],
+    "data": ["Vocab", "split", "StreamBatcher", "random_windows", "validation_windows"],
+    "corpus": ["load_text", "default_corpus", "shakespeare_text", "stdlib_text"],
+    "optim": ["SGD", "Adagrad", "Adam", "make_optimizer", "clip_elementwise", "clip_global_norm"],
+    "checkpoint": ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint",
+                   "rng_from_state"],
+    "sample": ["beam_search", "next_distribution"],
+    "config": ["TrainConfig"],
+    "train": ["TrainResult", "TrainingDiverged", "Record", "evaluate", "train_step"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_MODULE_OF)
+# Submodules, also reachable as attributes (rnn.model.CELLS) after a bare `import rnn`.
+_SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data", "corpus",
+               "optim", "checkpoint", "sample", "config", "train", "run_state", "run_folder",
+               "progress", "initializers", "cli"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

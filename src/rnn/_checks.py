@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import stat
 
 import numpy as np
 
 __all__ = ["as_float_array", "check_shape", "check_ids", "check_ids_1d", "check_int",
-           "check_number", "check_file", "check_cache", "add_to_last", "split_state_grad"]
+           "check_number", "check_file", "open_regular", "available_memory", "format_bytes",
+           "check_cache", "add_to_last", "split_state_grad"]
 
 
 def as_float_array(func: str, name: str, a) -> np.ndarray:
@@ -127,19 +129,97 @@ def check_number(func: str, name: str, v, *, low: float | None = None, high: flo
     return float(v)
 
 
-def check_file(path, what: str, directory_hint: str) -> str:
-    """Return ``path`` as a str after checking it names an existing file, not a folder.
+def _not_regular(what: str, shown: str, mode: int) -> ValueError:
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device"
+            if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return ValueError(f"{what} {shown!r} is {kind}, not a regular file; pass a file (reading "
+                      f"it could block forever or never end)")
 
-    ``what`` names the file in the message (e.g. ``"data file"``);
-    ``directory_hint`` says what to pass instead of a folder.
+
+def check_file(path, what: str, directory_hint: str) -> str:
+    """Return ``path`` as a str after checking it names an existing regular file.
+
+    A folder, a device (``/dev/zero``, which never ends), a FIFO (which
+    blocks until someone writes to it) and a socket are refused. ``what``
+    names the file in the message (e.g. ``"data file"``); ``directory_hint``
+    says what to pass instead of a folder.
     """
     shown = os.fspath(path)
-    if not os.path.exists(shown):
+    try:
+        mode = os.stat(shown).st_mode
+    except FileNotFoundError:
         raise ValueError(f"{what} {shown!r} does not exist; check the path "
-                         f"(relative paths start at {os.getcwd()!r})")
-    if os.path.isdir(shown):
+                         f"(relative paths start at {os.getcwd()!r})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise ValueError(f"{what} {shown!r} is a directory; {directory_hint}")
+    if not stat.S_ISREG(mode):
+        raise _not_regular(what, shown, mode)
     return shown
+
+
+def open_regular(path, what: str, directory_hint: str):
+    """Open a regular file for reading in binary mode, or raise a clear ValueError.
+
+    Like :func:`check_file`, and race-free: the file is opened without
+    blocking (a FIFO would otherwise wait for a writer) and checked again
+    through the open descriptor, so a file swapped for a device in between
+    is refused too.
+
+    Returns
+    -------
+    file : binary file object (the caller closes it)
+    """
+    shown = check_file(path, what, directory_hint)
+    try:
+        fd = os.open(shown, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}; check that it "
+                         f"is a readable file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(what, shown, mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can use now, or None if unknown.
+
+    Linux's ``MemAvailable`` (free memory plus caches it can drop), else the
+    physical memory size.
+    """
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``; any size, in the largest unit below 1024 of it."""
+    n = float(n)
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    for unit in units:
+        if n < 1024:
+            break
+        n /= 1024
+    else:
+        unit = "PiB"
+    return f"{n:,.0f} bytes" if unit == "bytes" else f"{n:,.1f} {unit}"
 
 
 def check_cache(func: str, cache, cls, forward: str) -> None:

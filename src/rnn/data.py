@@ -13,19 +13,34 @@ train/validation split and the two ways of cutting a long id sequence into
   used with a zero initial state. :func:`validation_windows` walks the
   validation ids once, deterministically.
 
-Getting the text itself is :mod:`rnn.corpus`'s job. All ids are ``int64``;
-windows are time-major, ``inputs[t, i]`` is the id read at step t by
-sequence i and ``targets[t, i]`` the id it must predict, the next
-character: ``targets[t] == inputs[t + 1]`` within one window.
+* :func:`encode_pieces` turns a text of any size, given as pieces (a file
+  read a few megabytes at a time), into the vocabulary and one array of ids
+  in the smallest unsigned type that holds them (one byte per character for
+  up to 256 distinct characters), without ever holding the whole text as a
+  ``str``.
+
+Getting the text itself is :mod:`rnn.corpus`'s job. A corpus's ids are
+stored once, in that small type; the batchers read windows out of that one
+array (no copy of it) and hand out ``int64`` windows. Windows are
+time-major, ``inputs[t, i]`` is the id read at step t by sequence i and
+``targets[t, i]`` the id it must predict, the next character:
+``targets[t] == inputs[t + 1]`` within one window.
 """
 
 from __future__ import annotations
+
+import hashlib
+from typing import NamedTuple
 
 import numpy as np
 
 from ._checks import check_ids_1d, check_int, check_number
 
-__all__ = ["Vocab", "split", "StreamBatcher", "random_windows", "validation_windows"]
+__all__ = ["Vocab", "EncodedText", "encode_pieces", "str_pieces", "id_dtype", "split",
+           "StreamBatcher", "random_windows", "validation_windows"]
+
+_N_CODE_POINTS = 0x110000
+_PIECE_CHARS = 1 << 22  # characters per piece of an in-memory text
 
 _MAX_SHOWN = 10  # unknown characters listed in an encode error
 
@@ -176,6 +191,86 @@ class Vocab:
         return cls([chr(int(c)) for c in a])
 
 
+def id_dtype(K: int) -> np.dtype:
+    """The smallest unsigned integer type that holds the ids 0..K-1 (uint8 for K <= 256)."""
+    K = check_int("id_dtype", "K", K)
+    return np.dtype(np.uint8 if K <= 1 << 8 else np.uint16 if K <= 1 << 16 else np.uint32)
+
+
+class EncodedText(NamedTuple):
+    """A text as the model reads it (see :func:`encode_pieces`)."""
+
+    vocab: Vocab
+    ids: np.ndarray  # (N,), dtype id_dtype(K)
+    sha256: np.ndarray  # (32,) uint8: SHA-256 of the text's UTF-8 bytes
+
+
+def _code_points(piece: str) -> np.ndarray:
+    """The code points of ``piece``: uint8 for ASCII text, else uint32."""
+    if piece.isascii():
+        return np.frombuffer(piece.encode("ascii"), np.uint8)
+    return np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def str_pieces(text: str):
+    """A :func:`encode_pieces` source for a text already in memory."""
+    if not isinstance(text, str):
+        raise ValueError(f"str_pieces: text must be a str, got {type(text).__name__}")
+    return lambda: (text[i:i + _PIECE_CHARS] for i in range(0, len(text), _PIECE_CHARS))
+
+
+def encode_pieces(pieces) -> EncodedText:
+    """The vocabulary and ids of a text given in pieces, in two passes.
+
+    The first pass counts every code point (and hashes the text), the second
+    writes each piece's ids into one preallocated array of the smallest
+    unsigned type, so memory holds the ids (one byte a character for up to
+    256 distinct characters) and one piece at a time, never the whole text.
+
+    Parameters
+    ----------
+    pieces : callable
+        Returns an iterable of ``str`` pieces of the text; called twice, it
+        must give the same text both times (a file changed in between is
+        detected by its hash and refused).
+
+    Returns
+    -------
+    EncodedText
+        ``vocab`` (the distinct characters sorted by code point, as
+        :meth:`Vocab.from_text`), ``ids`` and ``sha256``.
+    """
+    counts = np.zeros(_N_CODE_POINTS, np.int64)
+    n, digest = 0, hashlib.sha256()
+    for piece in pieces():
+        codes = _code_points(piece)
+        found = np.bincount(codes)
+        counts[:len(found)] += found
+        n += len(codes)
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+    if n == 0:
+        raise ValueError("encode_pieces: the text is empty, so there are no characters to "
+                         "build a vocabulary from")
+    chars = np.flatnonzero(counts)
+    del counts
+    vocab = Vocab([chr(c) for c in chars.tolist()])
+    lookup = np.zeros(int(chars[-1]) + 1, id_dtype(len(chars)))
+    lookup[chars] = np.arange(len(chars))
+    ids = np.empty(n, lookup.dtype)
+    pos, again = 0, hashlib.sha256()
+    for piece in pieces():
+        codes = _code_points(piece)
+        if pos + len(codes) > n or (len(codes) and codes.max() >= len(lookup)):
+            break
+        ids[pos:pos + len(codes)] = lookup[codes]
+        pos += len(codes)
+        again.update(piece.encode("utf-8", "surrogatepass"))
+    if pos != n or again.digest() != digest.digest():
+        raise ValueError("the text changed while it was being read (two passes gave different "
+                         "texts); train on a file that nothing is writing to")
+    return EncodedText(vocab, ids, np.frombuffer(digest.digest(), np.uint8).copy())
+
+
 def _first(ok, lo: int) -> int:
     """The smallest m >= lo with ok(m), for ok monotone (False ... False True ...)."""
     hi = max(lo, 1)
@@ -314,7 +409,7 @@ class StreamBatcher:
         self.T, self.B, self.stride = int(T), int(B), int(stride)
         self.stream_len = L
         self.windows_per_epoch = (L - 1 - self.T) // self.stride + 1
-        self._streams = np.ascontiguousarray(ids[:B * L].reshape(B, L).astype(np.int64).T)
+        self._streams = ids[:B * L].reshape(B, L)  # (B, L): row i is stream i; a view, no copy
         self.pos = 0
         self.epoch = 0
 
@@ -335,9 +430,9 @@ class StreamBatcher:
             self.pos = 0
             self.epoch += 1
         reset = self.pos == 0
-        w = self._streams[self.pos:self.pos + self.T + 1]  # (T + 1, B)
+        w = _window(self._streams, self.pos, self.pos + self.T + 1)  # (T + 1, B)
         self.pos += self.stride
-        return w[:-1].copy(), w[1:].copy(), reset
+        return w[:-1], w[1:], reset
 
     __next__ = next
 
@@ -375,6 +470,11 @@ class StreamBatcher:
                              f"[0, {self.stream_len}] and epoch be >= 0, got pos={got['pos']}, "
                              f"epoch={got['epoch']}")
         self.pos, self.epoch = got["pos"], got["epoch"]
+
+
+def _window(streams, start: int, stop: int) -> np.ndarray:
+    """Steps ``start:stop`` of every stream (rows of ``streams``) as a new int64 (time, B) array."""
+    return np.ascontiguousarray(streams[:, start:stop].T, dtype=np.int64)
 
 
 # --8<-- [start:random]
@@ -443,7 +543,8 @@ def validation_windows(ids, T: int, B: int):
                          f"got {len(ids)}")
     nb = max(1, min(B, len(ids) // (T + 1)))
     L = len(ids) // nb
-    streams = np.ascontiguousarray(ids[:nb * L].reshape(nb, L).astype(np.int64).T)  # (L, B')
+    streams = ids[:nb * L].reshape(nb, L)  # (B', L), a view
     for start in range(0, L - 1, T):
         stop = min(start + T, L - 1)
-        yield streams[start:stop].copy(), streams[start + 1:stop + 1].copy()
+        w = _window(streams, start, stop + 1)  # (T_k + 1, B')
+        yield w[:-1], w[1:]

@@ -34,6 +34,7 @@ for "lstm", which also carries a cell state), B sequences, H units.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -43,9 +44,9 @@ from ._checks import check_ids, check_int, check_number, check_shape
 from .initializers import SCHEMES, init_weight, scale_to_radius
 from .losses import output_backward, output_forward, softmax_cross_entropy
 
-__all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "init_params",
-           "count_params", "hidden_for_budget", "model_info", "init_state", "forward",
-           "loss_and_grads"]
+__all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "param_count",
+           "init_params", "count_params", "hidden_for_budget", "model_layout", "model_info",
+           "init_state", "forward", "loss_and_grads"]
 
 #: The recurrent cells the model can use: name -> module following the layer protocol.
 CELLS: dict = {"rnn": rnn_cell, "lstm": lstm, "gru": gru}
@@ -96,6 +97,25 @@ def param_shapes(K: int, H: int, *, cell: str = "rnn", layers: int = 1) -> dict:
             shapes[param_key(name, layer)] = shape
     shapes["V"], shapes["c"] = (K, H), (K,)
     return shapes
+
+
+def param_count(K: int, H: int, *, cell: str = "rnn", layers: int = 1) -> int:
+    """The number of scalar parameters of a model, in closed form.
+
+    Equal to ``sum(prod(shape) for shape in param_shapes(...).values())``
+    but without a loop over the layers (layer 0 reads K inputs, every
+    deeper layer H), so it answers at once even for absurd sizes, before
+    anything is allocated.
+    """
+    func = "param_count"
+    _check_cell(func, cell)
+    K, H = check_int(func, "K", K), check_int(func, "H", H)
+    layers = check_int(func, "layers", layers)
+
+    def layer(D):
+        return sum(math.prod(s) for s in CELLS[cell].param_shapes(D, H).values())
+
+    return layer(K) + (layers - 1) * layer(H) + K * H + K
 
 
 def one_hot(ids, K: int, dtype=np.float64) -> np.ndarray:
@@ -235,6 +255,42 @@ def hidden_for_budget(K: int, budget: int, *, cell: str = "rnn", layers: int = 1
     return (lo, below) if budget - below <= above - budget else (lo + 1, above)
 
 
+def model_layout(keys) -> tuple:
+    """The cell and the number of layers that the parameter names ``keys`` spell.
+
+    Reads names only (no arrays), so a checkpoint's list of entries can be
+    checked before any weight is read.
+
+    Returns
+    -------
+    cell : str
+    layers : int
+
+    Raises
+    ------
+    ValueError
+        If the names are not exactly those of one registered cell's model.
+    """
+    keys = set(keys)
+    if "V" not in keys or "c" not in keys:
+        raise ValueError("params must be a dict holding at least 'V' (K, H) and 'c' (K,); "
+                         "create one with rnn.init_params(K, H)")
+    for cell, module in CELLS.items():
+        names = module.PARAM_NAMES
+        if all(n in keys for n in names):
+            layers = 1
+            while all(param_key(n, layers) in keys for n in names):
+                layers += 1
+            expected = {param_key(n, l) for l in range(layers) for n in names} | {"V", "c"}
+            extra = keys - expected
+            if extra:
+                raise ValueError(f"params has unexpected keys {sorted(extra)} for a {layers}-layer "
+                                 f"{cell!r} model (expected {sorted(expected)})")
+            return cell, layers
+    raise ValueError(f"params matches no known cell: keys {sorted(keys)}; "
+                     f"each cell needs its names ({ {c: m.PARAM_NAMES for c, m in CELLS.items()} })")
+
+
 def model_info(params: dict) -> ModelInfo:
     """Read ``(cell, layers, K, H)`` off a parameter dict.
 
@@ -243,26 +299,14 @@ def model_info(params: dict) -> ModelInfo:
     ValueError
         If the dict does not hold a complete, consistent model.
     """
-    if not isinstance(params, dict) or "V" not in params or "c" not in params:
+    if not isinstance(params, dict):
         raise ValueError("params must be a dict holding at least 'V' (K, H) and 'c' (K,); "
                          "create one with rnn.init_params(K, H)")
+    cell, layers = model_layout(params)
     if np.ndim(params["V"]) != 2:
         raise ValueError(f"model_info: params['V'] must have shape (K, H), got {np.shape(params['V'])}")
     K, H = np.shape(params["V"])
-    for cell, module in CELLS.items():
-        names = module.PARAM_NAMES
-        if all(n in params for n in names):
-            layers = 1
-            while all(param_key(n, layers) in params for n in names):
-                layers += 1
-            expected = {param_key(n, l) for l in range(layers) for n in names} | {"V", "c"}
-            extra = set(params) - expected
-            if extra:
-                raise ValueError(f"params has unexpected keys {sorted(extra)} for a {layers}-layer "
-                                 f"{cell!r} model (expected {sorted(expected)})")
-            return ModelInfo(cell, layers, K, H)
-    raise ValueError(f"params matches no known cell: keys {sorted(params)}; "
-                     f"each cell needs its names ({ {c: m.PARAM_NAMES for c, m in CELLS.items()} })")
+    return ModelInfo(cell, layers, K, H)
 
 
 def init_state(params: dict, B: int) -> np.ndarray:

@@ -102,8 +102,18 @@ class _Optimizer:
                 d[f"{slot}/{k}"] = a.copy()
         return d
 
-    def load_state_dict(self, d: dict) -> None:
-        """Restore a state saved by :meth:`state_dict` of the same kind of optimiser."""
+    def load_state_dict(self, d: dict, params: dict | None = None) -> None:
+        """Restore a state saved by :meth:`state_dict` of the same kind of optimiser.
+
+        Parameters
+        ----------
+        d : dict of str to ndarray
+        params : dict of str to ndarray, optional
+            The parameters the state belongs to. If given, the state must be
+            complete: after a step, every slot holds an array of the shape of
+            every parameter (a missing one would silently restart from zero
+            and the resumed run would not be the run that was saved).
+        """
         if "step" not in d:
             raise ValueError(f"{self.name}.load_state_dict: the state has no 'step' entry "
                              f"(keys {sorted(d)}); it was not saved by an rnn optimiser")
@@ -122,11 +132,31 @@ class _Optimizer:
                     f"{['step'] + [s + '/<param>' for s in self._slots]} (was the state saved "
                     f"by a different optimiser? then use the same --optim)")
             state[slot][name] = np.array(value, copy=True)
+        if params is not None:
+            _check_complete(self.name, state, params, int(step))
         self.t = int(step)
         self.state = state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr:g}, step={self.t})"
+
+
+def _check_complete(name: str, state: dict, params: dict, step: int) -> None:
+    """Every slot holds every parameter's array (after the first step), of its shape."""
+    problems = []
+    for slot, arrays in state.items():
+        for k, p in params.items():
+            a = arrays.get(k)
+            if a is None and step > 0:
+                problems.append(f"{slot}/{k} is missing")
+            elif a is not None and a.shape != np.shape(p):
+                problems.append(f"{slot}/{k} has shape {a.shape}, the parameter {np.shape(p)}")
+        problems += [f"{slot}/{k} names no parameter" for k in sorted(set(arrays) - set(params))]
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4
+                                          else "")
+        raise ValueError(f"{name}.load_state_dict: the optimiser state is incomplete or belongs to "
+                         f"another model ({shown}); a resumed run would not continue the saved one")
 
 
 class SGD(_Optimizer):

@@ -1,5 +1,6 @@
-"""What the training loop shows and how it stops: a progress display and a
-signal handler that turns Ctrl-C into "stop after this step and save".
+"""What the training loop shows and how it stops: a progress display and
+signal handlers that turn Ctrl-C, SIGTERM and SIGHUP into "stop after this
+step and save" (and into "stop now, clean up" during start-up).
 
 The progress display is tqdm's bar if tqdm is installed, else one status line
 on stderr (rewritten in place on a terminal, a line every 10 s otherwise).
@@ -7,13 +8,15 @@ on stderr (rewritten in place on a terminal, a line every 10 s otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
 import threading
 import time
 
-__all__ = ["format_time", "PlainProgress", "TqdmProgress", "make_progress", "StopOnSignal"]
+__all__ = ["format_time", "PlainProgress", "TqdmProgress", "make_progress", "SIGNALS",
+           "signal_name", "Interrupted", "AbortOnSignal", "StopOnSignal"]
 
 
 def format_time(seconds: float) -> str:
@@ -94,38 +97,52 @@ def make_progress(enabled, total, unit):
     return TqdmProgress(tqdm, total, unit)
 
 
-class StopOnSignal:
-    """Turn the first Ctrl-C (SIGINT) into a request to stop after the current step.
+#: The signals a training run answers: Ctrl-C, ``kill`` and a closed terminal
+#: (those this platform has).
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                if hasattr(signal, name))
 
-    Stopping between steps guarantees the checkpoint never holds a
-    half-applied update. A second Ctrl-C raises KeyboardInterrupt at once.
-    Only active in the main thread (the only one that receives signals);
-    the previous handlers are restored on exit.
 
-    Parameters
-    ----------
-    say : callable
-        Receives the one-line message printed on the first signal.
-    signals : tuple of int, default (signal.SIGINT,)
+def signal_name(signum: int) -> str:
+    """``"Ctrl-C"`` for SIGINT, else the signal's name (``"SIGTERM"``, ...)."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+class Interrupted(KeyboardInterrupt):
+    """Stop at once because of a signal.
+
+    A KeyboardInterrupt, so code that cleans up after Ctrl-C cleans up after
+    SIGTERM and SIGHUP too. ``signum`` is the signal; the exit status of a
+    program stopped by it is ``128 + signum`` (130 for Ctrl-C, 143 for
+    SIGTERM, 129 for SIGHUP).
     """
 
-    def __init__(self, say, signals=(signal.SIGINT,)):
-        self.requested = False
-        self.say = say
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message or f"{signal_name(signum)}: stopped")
+        self.signum = signum
+
+
+class _SignalHandlers:
+    """Install ``self._handler`` for some signals while in a ``with`` block.
+
+    Only in the main thread (the only one that receives signals), and not
+    for a signal that is ignored when the block starts: a run started with
+    ``nohup`` keeps ignoring SIGHUP, and a background job SIGINT. The
+    previous handlers are restored on exit.
+    """
+
+    def __init__(self, signals):
         self.signals = tuple(signals)
         self.previous = {}
 
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.say("Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort "
-                 "without saving)")
+    def _handler(self, signum, frame):  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for s in self.signals:
-                self.previous[s] = signal.signal(s, self._handler)
+                if signal.getsignal(s) is not signal.SIG_IGN:
+                    self.previous[s] = signal.signal(s, self._handler)
         return self
 
     def __exit__(self, *exc):
@@ -133,3 +150,79 @@ class StopOnSignal:
             signal.signal(s, handler)
         self.previous = {}
         return False
+
+
+class AbortOnSignal(_SignalHandlers):
+    """Turn any of ``signals`` into :class:`Interrupted` at once (for start-up,
+    where there is no step to finish), so ``finally`` blocks clean up.
+
+    Parameters
+    ----------
+    message : str
+        Said by the exception, after the signal's name.
+    signals : tuple of int, default :data:`SIGNALS`
+    """
+
+    def __init__(self, message: str, signals=SIGNALS):
+        super().__init__(signals)
+        self.message = message
+
+    def _handler(self, signum, frame):
+        raise Interrupted(signum, f"{signal_name(signum)}: {self.message}")
+
+
+class StopOnSignal(_SignalHandlers):
+    """Turn the first signal (Ctrl-C, SIGTERM, SIGHUP) into a request to stop
+    after the current step.
+
+    Stopping between steps guarantees the checkpoint never holds a
+    half-applied update. A second signal raises :class:`Interrupted` (a
+    KeyboardInterrupt) at once, except inside :meth:`deferred`, where it waits
+    until the block ends (a checkpoint being written is finished first).
+
+    Parameters
+    ----------
+    say : callable
+        Receives the one-line message printed on the first signal.
+    signals : tuple of int, default (signal.SIGINT,)
+
+    Attributes
+    ----------
+    requested : bool
+        A signal asked to stop.
+    signum : int or None
+        The first signal received.
+    """
+
+    def __init__(self, say, signals=(signal.SIGINT,)):
+        super().__init__(signals)
+        self.requested = False
+        self.signum = None
+        self.say = say
+        self._deferring = False
+        self._pending = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            if self._deferring:
+                self._pending = signum
+                return
+            raise Interrupted(signum, f"{signal_name(signum)} again: stopped at once, without "
+                                      f"saving")
+        self.requested, self.signum = True, signum
+        again = "Ctrl-C again" if signum == signal.SIGINT else "send it again"
+        self.say(f"{signal_name(signum)}: stopping after this step and saving a checkpoint "
+                 f"({again} to stop at once without saving)")
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A block that a second signal does not cut short (it acts when the block ends)."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise Interrupted(signum, f"{signal_name(signum)} again: stopped at once after the "
+                                      f"save in progress")

@@ -12,22 +12,25 @@ continues bit-identically.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
+import os
+import secrets
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import available_memory, format_bytes
 from .checkpoint import load_checkpoint, rng_from_state
 from .config import DEFAULT_KEEP, TrainConfig, options
-from .corpus import default_corpus, load_text
-from .data import StreamBatcher, Vocab, random_windows, split
-from .model import init_params, init_state, model_info
-from .optim import make_optimizer
+from .corpus import default_corpus, load_text, text_pieces
+from .data import StreamBatcher, Vocab, encode_pieces, random_windows, split, str_pieces
+from .model import CELLS, init_params, init_state, model_info, param_count
+from .optim import OPTIMIZERS, make_optimizer
 from .truncation import Truncation, random_keep
 
-__all__ = ["Record", "Corpus", "RunState", "load_corpus", "resolve_config"]
+__all__ = ["Record", "Corpus", "RunState", "load_corpus", "resolve_config", "training_memory",
+           "check_memory", "new_run_id", "run_id_of"]
 
 
 class Record(NamedTuple):
@@ -64,7 +67,12 @@ def load_corpus(config: TrainConfig) -> tuple:
 
 @dataclass
 class Corpus:
-    """The text of a run, cut up: vocabulary, training and validation ids."""
+    """The text of a run, cut up: vocabulary, training and validation ids.
+
+    The ids are one array in the smallest unsigned type that holds them
+    (:func:`rnn.data.encode_pieces`); ``train_ids`` and ``val_ids`` are views
+    of it. A ``--data`` file is read piece by piece, never whole.
+    """
 
     description: str
     vocab: Vocab
@@ -74,19 +82,64 @@ class Corpus:
 
     @classmethod
     def prepare(cls, cfg: TrainConfig, text: str | None) -> "Corpus":
-        if text is None:
-            text, description = load_corpus(cfg)
+        if text is not None:
+            vocab, ids, digest = encode_pieces(str_pieces(text))
+            description = f"text passed to train() ({len(ids):,} characters)"
+        elif cfg.data is not None:
+            vocab, ids, digest = encode_pieces(lambda: text_pieces(cfg.data))
+            description = f"{cfg.data} ({len(ids):,} characters)"
         else:
-            description = f"text passed to train() ({len(text):,} characters)"
-        vocab = Vocab.from_text(text)
-        digest = np.frombuffer(hashlib.sha256(text.encode("utf-8")).digest(), np.uint8).copy()
+            text, description = default_corpus()
+            vocab, ids, digest = encode_pieces(str_pieces(text))
         try:
-            train_ids, val_ids = split(vocab.encode(text), cfg.val_fraction, T=cfg.seq_len)
+            train_ids, val_ids = split(ids, cfg.val_fraction, T=cfg.seq_len)
             if cfg.batching == "stream":
                 StreamBatcher(train_ids, cfg.seq_len, cfg.batch)  # too short? say so now
         except ValueError as exc:  # the text is too short: say which text
             raise ValueError(f"{description}: {exc}") from None
         return cls(description, vocab, train_ids, val_ids, digest)
+
+
+def training_memory(cfg: TrainConfig, K: int) -> int:
+    """Bytes that training the model of ``cfg`` on K characters needs, roughly.
+
+    Computed in closed form before anything is allocated: the weights, their
+    gradients, the optimiser's state and a temporary copy (P numbers each),
+    and the activations of one step: the one-hot inputs, logits and their
+    gradient (T B K each) and what each layer keeps for backpropagation
+    (about 2 G + 3 arrays of T B H for a cell with G gate blocks).
+    """
+    P = param_count(K, cfg.hidden, cell=cfg.cell, layers=cfg.layers)
+    slots = len(OPTIMIZERS[cfg.optim]._slots)
+    gates = sum(1 for n in CELLS[cfg.cell].PARAM_NAMES if n.startswith("U"))
+    per_step = cfg.seq_len * cfg.batch * (3 * K + cfg.layers * cfg.hidden * (2 * gates + 3))
+    return np.dtype(cfg.dtype).itemsize * (P * (3 + slots) + per_step)
+
+
+def check_memory(cfg: TrainConfig, K: int) -> None:
+    """Refuse a model that cannot fit in the available memory, before allocating it."""
+    need, available = training_memory(cfg, K), available_memory()
+    if available is not None and need > available:
+        P = param_count(K, cfg.hidden, cell=cfg.cell, layers=cfg.layers)
+        raise ValueError(
+            f"a {cfg.layers}-layer {cfg.cell!r} model with H={cfg.hidden:,} on K={K} characters "
+            f"({P:,} parameters), T={cfg.seq_len:,} and B={cfg.batch:,} needs about "
+            f"{format_bytes(need)} to train (weights, gradients, optimiser state and activations), "
+            f"more than the {format_bytes(available)} of memory available; use a smaller "
+            f"--hidden, --layers, --batch or --seq-len")
+
+
+def new_run_id() -> str:
+    """A random id that tells one run's checkpoints from another's (not from the run's seed)."""
+    return secrets.token_hex(8)
+
+
+def run_id_of(ckpt) -> str | None:
+    """The run id saved in a checkpoint, or None (checkpoints of rnn 0.1 have none)."""
+    a = ckpt.extra.get("run_id")
+    if a is None or a.dtype != np.uint8 or a.shape != (8,):
+        return None
+    return a.tobytes().hex()
 
 
 @dataclass
@@ -112,6 +165,10 @@ class RunState:
     elapsed : float
         Seconds trained in earlier sessions of this run.
     history : list of Record
+    best_val_loss : float or None
+        The lowest validation loss after step 0 (the one ``best.npz`` holds).
+    run_id : str
+        Tells this run's checkpoints from another run's (16 hex digits).
     """
 
     params: dict
@@ -124,9 +181,12 @@ class RunState:
     smooth_loss: float | None = None
     elapsed: float = 0.0
     history: list = field(default_factory=list)
+    best_val_loss: float | None = None
+    run_id: str = field(default_factory=new_run_id)
 
     @classmethod
-    def new(cls, cfg: TrainConfig, corpus: Corpus, params: dict | None = None) -> "RunState":
+    def new(cls, cfg: TrainConfig, corpus: Corpus, params: dict | None = None,
+            run_id: str | None = None) -> "RunState":
         """A fresh run; ``params`` (copied) replaces the random initialisation if given."""
         rng = np.random.default_rng(cfg.seed)
         K, dtype = corpus.vocab.size, np.dtype(cfg.dtype)
@@ -138,7 +198,7 @@ class RunState:
             fresh = {k: np.array(v, dtype=dtype) for k, v in params.items()}
         batcher = _stream_batcher(cfg, corpus) if cfg.batching == "stream" else None
         return cls(fresh, make_optimizer(cfg.optim, cfg.lr), rng, batcher,
-                   init_state(fresh, cfg.batch))
+                   init_state(fresh, cfg.batch), run_id=run_id or new_run_id())
 
     def next_batch(self, corpus: Corpus, cfg: TrainConfig):
         """``(inputs, targets, state0, plan)`` of the next step.
@@ -176,6 +236,8 @@ class RunState:
             "elapsed": np.array(elapsed),
             "history": np.array(self.history, dtype=np.float64).reshape(-1, len(Record._fields)),
             "text_sha256": digest,
+            "best_val_loss": np.array(nan if self.best_val_loss is None else self.best_val_loss),
+            "run_id": np.frombuffer(bytes.fromhex(self.run_id), np.uint8).copy(),
         }
         if self.batcher is not None:
             extra["state"] = self.state
@@ -189,8 +251,8 @@ class RunState:
         if corpus.vocab != ckpt.vocab or not np.array_equal(extra.get("text_sha256", corpus.digest),
                                                             corpus.digest):
             raise ValueError(f"the training text ({corpus.description}) is not the text the "
-                             f"checkpoint {path} was trained on; resume with the same --data, or "
-                             f"start a new run")
+                             f"checkpoint {path} was trained on (its SHA-256 differs); resume with "
+                             f"the same text (--data FILE names it if it moved), or start a new run")
         params = {k: np.array(v) for k, v in ckpt.params.items()}
         _check_same_model(f"checkpoint {path}: its weights", model_info(params), cfg, ckpt.vocab.size)
         needed = ["initial_loss", "smooth_loss"] + (["state"] if cfg.batching == "stream" else [])
@@ -199,15 +261,21 @@ class RunState:
             raise ValueError(f"checkpoint {path} holds no training state (missing {missing}); "
                              f"it can be sampled from but not resumed")
         optimizer = make_optimizer(cfg.optim, cfg.lr)
-        optimizer.load_state_dict(ckpt.optim_state)
+        try:
+            optimizer.load_state_dict(ckpt.optim_state, params)
+        except ValueError as exc:
+            raise ValueError(f"checkpoint {path} cannot be resumed: {exc}") from None
         initial, smooth = float(extra["initial_loss"]), float(extra["smooth_loss"])
+        best = float(extra.get("best_val_loss", math.nan))
         rows = np.asarray(extra.get("history", np.zeros((0, 5)))).tolist()
         run = cls(params, optimizer, rng_from_state(ckpt.rng_state), None,
                   init_state(params, cfg.batch), step=int(ckpt.step),
                   initial_loss=None if math.isnan(initial) else initial,  # NaN: saved before step 1
                   smooth_loss=None if math.isnan(initial) else smooth,
                   elapsed=float(extra.get("elapsed", 0.0)),
-                  history=[Record(int(r[0]), *r[1:]) for r in rows])
+                  history=[Record(int(r[0]), *r[1:]) for r in rows],
+                  best_val_loss=None if math.isnan(best) else best,
+                  run_id=run_id_of(ckpt) or new_run_id())
         if cfg.batching == "stream":
             run.batcher = _stream_batcher(cfg, corpus)
             run.batcher.load_state_dict({k[len("batcher."):]: v for k, v in extra.items()
@@ -230,11 +298,24 @@ def _check_same_model(what: str, info, cfg: TrainConfig, K: int) -> None:
 
 
 def resolve_config(config: TrainConfig | None, resume: str | None):
-    """The validated config of the run, and the checkpoint to resume from (or None)."""
+    """The validated config of the run, and the checkpoint to resume from (or None).
+
+    When resuming, the model options come from the checkpoint and the run
+    options from ``config``; ``config.data``, if set, names the text file
+    anew (it may have moved). The data path is made absolute, so a resume
+    from another folder finds it.
+    """
     config = TrainConfig() if config is None else config
+    ckpt = None
     if resume is None:
-        return dataclasses.replace(config).validate(), None
-    ckpt = load_checkpoint(resume)
-    merged = dict(ckpt.config)
-    merged.update({f.name: getattr(config, f.name) for f in options(run=True)})
-    return TrainConfig.from_dict(merged).validate(), ckpt
+        cfg = dataclasses.replace(config).validate()
+    else:
+        ckpt = load_checkpoint(resume)
+        merged = dict(ckpt.config)
+        merged.update({f.name: getattr(config, f.name) for f in options(run=True)})
+        if config.data is not None:
+            merged["data"] = config.data
+        cfg = TrainConfig.from_dict(merged).validate()
+    if cfg.data is not None:
+        cfg.data = os.path.abspath(cfg.data)
+    return cfg, ckpt

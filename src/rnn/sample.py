@@ -29,7 +29,7 @@ from ._checks import as_float_array, check_int, check_number
 from .losses import log_softmax
 from .model import forward, init_state, model_info
 
-__all__ = ["next_distribution", "sample", "beam_search"]
+__all__ = ["next_distribution", "sample", "beam_search", "backtrack"]
 
 
 def next_distribution(logits, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
@@ -166,7 +166,10 @@ def beam_search(params, vocab, length: int, *, prime: str = "", beam_width: int 
     log-probability; each step extends every one of them by every character
     and keeps the best ``beam_width`` of the ``beam_width * K`` candidates.
     With ``beam_width=1`` this is greedy decoding. The beams run as one batch
-    of the model (state of shape (layers, S, beam_width, H)).
+    of the model (state of shape (layers, S, beam_width, H)). Each step records
+    only which beam every new beam extends and the character it adds; the
+    texts are spelled once, at the end, by following those back-pointers,
+    so the time and memory grow linearly with ``length``.
 
     Parameters
     ----------
@@ -193,7 +196,7 @@ def beam_search(params, vocab, length: int, *, prime: str = "", beam_width: int 
     logits, state = _read(params, _start_ids(vocab, prime), init_state(params, 1))
     logits = logits[None]  # (n_beams, K), one beam to start with
     scores = np.zeros(1)  # total log-probability of each beam
-    seqs = np.zeros((1, 0), dtype=np.int64)  # (n_beams, generated so far)
+    parents, chars = [], []  # per step: the beam each new beam extends, the character it adds
     # --8<-- [start:beam]
     for _ in range(length):
         cand = scores[:, None] + log_softmax(logits.astype(np.float64))  # (n_beams, K)
@@ -201,8 +204,25 @@ def beam_search(params, vocab, length: int, *, prime: str = "", beam_width: int 
         best = np.argsort(-flat, kind="stable")[:beam_width]  # ties: lower (beam, id) first
         parent, k = np.divmod(best, K)
         scores = flat[best]
-        seqs = np.concatenate([seqs[parent], k[:, None]], axis=1)
+        parents.append(parent)  # back-pointers: O(beam_width) per step
+        chars.append(k)
         o, state = forward(params, k[None, :], state[:, :, parent])  # read the new characters
         logits = o[0]
     # --8<-- [end:beam]
-    return vocab.decode(seqs[0])
+    return vocab.decode(backtrack(parents, chars, 0))
+
+
+# --8<-- [start:backtrack]
+def backtrack(parents, chars, beam: int) -> np.ndarray:
+    """The characters of beam ``beam`` after the last step, read off the back-pointers.
+
+    ``parents[t][i]`` is the beam that beam i of step t extended, and
+    ``chars[t][i]`` the character it added. Walking from the last step to the
+    first spells the text backwards, one step each: linear in the length.
+    """
+    out = np.empty(len(chars), dtype=np.int64)
+    for t in range(len(chars) - 1, -1, -1):
+        out[t] = chars[t][beam]
+        beam = parents[t][beam]  # the beam it came from, one step earlier
+    return out
+# --8<-- [end:backtrack]

@@ -43,8 +43,10 @@ from .data import Vocab, validation_windows
 from .losses import log_softmax
 from .model import count_params, forward, init_state, loss_and_grads
 from .optim import clip_elementwise, clip_global_norm
-from .progress import StopOnSignal, format_time, make_progress
-from .run_state import Corpus, Record, RunState, load_corpus, resolve_config
+from .progress import SIGNALS, AbortOnSignal, StopOnSignal, format_time, make_progress
+from .run_folder import BEST_NAME, CHECKPOINT_NAME, RunFolder
+from .run_state import (Corpus, Record, RunState, check_memory, load_corpus, new_run_id,
+                        resolve_config, run_id_of)
 from .sample import sample
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "Record", "RunState", "train",
@@ -90,8 +92,16 @@ class TrainResult:
     val_loss : float
         Validation loss of the final parameters (nats per character).
     interrupted : bool
-        True if the run was stopped with Ctrl-C (the checkpoint was saved).
+        True if the run was stopped by a signal (Ctrl-C, SIGTERM, SIGHUP)
+        after saving its checkpoint.
     config : TrainConfig
+    best_checkpoint : str or None
+        Path of ``best.npz``, the checkpoint with the lowest validation loss
+        measured after step 0.
+    best_val_loss : float
+        Its validation loss.
+    signal : int or None
+        The signal that stopped the run, if any.
     """
 
     params: dict
@@ -102,6 +112,9 @@ class TrainResult:
     val_loss: float = float("nan")
     interrupted: bool = False
     config: TrainConfig | None = None
+    best_checkpoint: str | None = None
+    best_val_loss: float = float("nan")
+    signal: int | None = None
 
 
 # --8<-- [start:train-step]
@@ -141,7 +154,10 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     ------
     TrainingDiverged
         If the loss or a gradient is not finite, or the loss exceeds
-        ``max_loss``; ``params`` are then left untouched.
+        ``max_loss``; ``params`` are then left untouched. Also if the update
+        itself made a weight or the optimiser's state NaN or infinite (only a
+        learning rate far too large does that): the weights are then
+        unusable, and :func:`train` saves nothing.
     """
     if plan is None:  # the plain window: every position, back to the window start
         loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
@@ -158,6 +174,10 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     elif clip:
         clip_global_norm(grads, clip)  # all gradients together to norm <= clip
     optimizer.step(params, grads)  # in place
+    updated = [*params.values(), *(a for slot in optimizer.state.values() for a in slot.values())]
+    if not all(np.isfinite(a).all() for a in updated):  # only a far too large learning rate
+        raise TrainingDiverged("the update made a weight or the optimiser's state NaN or "
+                               "infinite (is the learning rate far too large?)")
     return loss, state
 # --8<-- [end:train-step]
 
@@ -201,13 +221,18 @@ def evaluate(params: dict, val_ids, T: int = EVAL_SEQ_LEN, B: int = EVAL_BATCH) 
 
 class _Session:
     """One call of :func:`train`: the loop and its periodic duties (evaluate,
-    sample, save, show progress) over a :class:`RunState`."""
+    sample, save, show progress) over a :class:`RunState`, writing into a
+    held :class:`rnn.run_folder.RunFolder`."""
 
-    def __init__(self, cfg, corpus, run, log, last_ckpt):
+    def __init__(self, cfg, corpus, run, log, folder, resumed=None, replaced=()):
         self.cfg, self.corpus, self.run, self.log = cfg, corpus, run, log
+        self.replaced = list(replaced)  # another run's files that --overwrite replaces
         self.bar = None
-        self.out_path = os.path.join(cfg.out, "checkpoint.npz")
-        self.last_ckpt = last_ckpt
+        self.stop = None
+        self.out_path = folder.file(CHECKPOINT_NAME)
+        self.best_path = folder.file(BEST_NAME)
+        self.last_ckpt, self.last_step = (resumed, run.step) if resumed else (None, None)
+        self.best_ckpt = None
         self.t_start = time.perf_counter()
         self.start_step = run.step
         self.train_time, self.tokens = 0.0, 0
@@ -271,7 +296,8 @@ class _Session:
         self.train_time += time.perf_counter() - t0
 
     def _diverged(self, what: str) -> TrainingDiverged:
-        saved = f"; the last good checkpoint is {self.last_ckpt}" if self.last_ckpt else ""
+        saved = (f"; the last checkpoint, {self.last_ckpt} (step {self.last_step:,}), holds "
+                 f"finite weights and is intact" if self.last_ckpt else "; nothing was saved")
         clip = "--clip 1 --clip-mode norm" if self.cfg.clip else "--clip 5"
         lr = self.run.optimizer.lr
         return TrainingDiverged(f"training diverged at step {self.run.step}: {what}{saved}. Try a "
@@ -279,13 +305,19 @@ class _Session:
                                 f"gradients ({clip}).")
 
     def record(self) -> None:
+        """Measure the validation loss; keep ``best.npz`` if it is the lowest so far."""
         run = self.run
-        self.val_loss = evaluate(run.params, self.corpus.val_ids)
+        val_ids = self.corpus.val_ids[:self.cfg.eval_chars]
+        self.val_loss = evaluate(run.params, val_ids)
         smooth = float("nan") if run.smooth_loss is None else run.smooth_loss
         run.history.append(Record(run.step, smooth, self.val_loss, self.rate(), self.elapsed()))
         if self.bar is None:
             self.say(f"step {run.step} | loss {smooth:.3f} | val {self.val_loss:.3f} | "
                      f"{self.rate():,.0f} tok/s | {format_time(self.elapsed())}")
+        if run.step > 0 and (run.best_val_loss is None or self.val_loss < run.best_val_loss):
+            run.best_val_loss = self.val_loss
+            self._write(self.best_path)
+            self.best_ckpt = self.best_path
 
     def show_sample(self) -> None:
         cfg = self.cfg
@@ -294,14 +326,21 @@ class _Session:
                      seed=cfg.seed + self.run.step)  # its own generator: never changes training
         self.say(f"---- sample at step {self.run.step} ----\n{txt}\n----")
 
-    def save(self) -> None:
+    def _write(self, path: str) -> None:
         run = self.run
-        save_checkpoint(self.out_path, params=run.params, vocab=self.corpus.vocab,
-                        config=self.cfg.to_dict(), step=run.step,
-                        optim_state=run.optimizer.state_dict(),
-                        rng_state=run.rng.bit_generator.state,
-                        extra=run.to_extra(self.corpus.digest, self.elapsed()))
-        self.last_ckpt = self.out_path
+        with self.stop.deferred():  # a second signal waits for the file to be complete
+            save_checkpoint(path, params=run.params, vocab=self.corpus.vocab,
+                            config=self.cfg.to_dict(), step=run.step,
+                            optim_state=run.optimizer.state_dict(),
+                            rng_state=run.rng.bit_generator.state,
+                            extra=run.to_extra(self.corpus.digest, self.elapsed()))
+
+    def save(self) -> None:
+        self._write(self.out_path)
+        self.last_ckpt, self.last_step = self.out_path, self.run.step
+        if BEST_NAME in self.replaced and self.best_ckpt is None:
+            os.unlink(self.best_path)  # another run's best: the folder is this run's now
+        self.replaced = []
 
     def show_progress(self, force: bool = False) -> None:
         if self.bar is None:
@@ -330,9 +369,32 @@ class _Session:
             text += f" or {self.seconds / 60:g} minutes"
         return text
 
+    def loop(self, progress: bool, fresh: bool):
+        """Train until the budget is spent or a signal asks to stop; save at the end.
+
+        Returns the signal that stopped the run, or None.
+        """
+        bar = self.begin(progress)
+        try:
+            with StopOnSignal(self.say, SIGNALS) as self.stop:
+                if fresh and self.cfg.eval_every:
+                    self.record()
+                while not self.done() and not self.stop.requested:
+                    self.step()
+                    self.after_step()
+                if not self.run.history or self.run.history[-1].step != self.run.step:
+                    self.record()
+                self.show_progress(force=True)
+                self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.stop.signum
+
 
 def train(config: TrainConfig | None = None, *, text: str | None = None, params: dict | None = None,
-          progress: bool = True, resume: str | None = None, log=print) -> TrainResult:
+          progress: bool = True, resume: str | None = None, overwrite: bool = False,
+          log=print) -> TrainResult:
     """Train a character-level model.
 
     Parameters
@@ -340,8 +402,8 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, params:
     config : TrainConfig, optional
         The run; defaults to ``TrainConfig()``.
     text : str, optional
-        Training text; if omitted it is read from ``config.data`` or the
-        default corpus.
+        Training text; if omitted it is read from ``config.data`` (piece by
+        piece, however large) or the default corpus.
     params : dict, optional
         Initial parameters (copied, cast to ``config.dtype``) instead of a
         random initialisation; their cell, layers, H and K must match the
@@ -355,8 +417,12 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, params:
         ``minutes``, ``out``, ``eval_every``, ``sample_every``,
         ``sample_length``, ``sample_temperature``, ``checkpoint_every``) come
         from ``config``, and ``steps``/``minutes`` count from the resume
-        point. The continuation is bit-identical to a run that was never
+        point; ``config.data``, if given, names the same text at a new path.
+        The continuation is bit-identical to a run that was never
         interrupted.
+    overwrite : bool, default False
+        Replace the checkpoints of another run in ``config.out``; without
+        it such a folder is refused.
     log : callable, default print
         Receives every message (corpus, samples, where checkpoints go).
 
@@ -367,51 +433,67 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, params:
     Raises
     ------
     TrainingDiverged
-        If the loss becomes NaN/inf or exceeds 3x its starting value.
+        If the loss becomes NaN/inf or exceeds 3x its starting value. No
+        checkpoint is written then; the message names the last one.
     ValueError
-        For bad options, unreadable data, a corrupt checkpoint or a text that
-        differs from the one a checkpoint was trained on.
+        For bad options, unreadable data, a corrupt checkpoint
+        (:class:`rnn.checkpoint.CheckpointError`), a text that differs from
+        the one a checkpoint was trained on, a model too large for the
+        memory, an output folder that cannot be written, is used by another
+        run (it is locked while a run trains) or holds another run's
+        checkpoint.
+    rnn.progress.Interrupted
+        (a KeyboardInterrupt) for a signal during start-up, or a second one
+        while training; nothing more is saved, and no temporary file is left.
+
+    Notes
+    -----
+    The first Ctrl-C, SIGTERM or SIGHUP stops the run after the current
+    step and saves a checkpoint (``interrupted`` and ``signal`` of the
+    result say so). The folder ``config.out`` receives ``checkpoint.npz``
+    (the latest state) and ``best.npz`` (the lowest validation loss).
     """
     if resume is not None and params is not None:
         raise ValueError("train: pass either params (a new run) or resume (a saved run), not both")
     cfg, ckpt = resolve_config(config, resume)
-    corpus = Corpus.prepare(cfg, text)
-    run = (RunState.new(cfg, corpus, params) if ckpt is None
-           else RunState.from_checkpoint(ckpt, resume, cfg, corpus))
-    session = _Session(cfg, corpus, run, log, last_ckpt=resume)
-    log(f"corpus: {corpus.description}; K = {corpus.vocab.size} distinct characters "
-        f"({len(corpus.train_ids):,} train / {len(corpus.val_ids):,} validation)")
-    log(f"model: {cfg.cell} x{cfg.layers}, H = {cfg.hidden}, {count_params(run.params):,} "
-        f"parameters, {cfg.dtype}; {cfg.optim} lr {run.optimizer.lr:g}, T = {cfg.seq_len}, "
-        f"B = {cfg.batch}, {cfg.batching} batching; "
-        + (f"resuming from step {run.step} ({resume}); " if ckpt is not None else "")
-        + f"training for {session.budget()}")
-    bar = session.begin(progress)
-    interrupted = False
+    run_id = run_id_of(ckpt) if ckpt is not None else new_run_id()
+    folder = RunFolder(cfg.out)
     try:
-        with StopOnSignal(session.say) as stop:
-            if ckpt is None and cfg.eval_every:
-                session.record()
-            while not session.done():
-                if stop.requested:
-                    interrupted = True
-                    break
-                session.step()
-                session.after_step()
-            if not run.history or run.history[-1].step != run.step:
-                session.record()
-            session.show_progress(force=True)
-            session.save()
+        with AbortOnSignal("stopped while starting, before any training; nothing was saved"):
+            folder.acquire()  # also checks that the folder can be written, before any training
+            for note in folder.notes:
+                log(note)
+            replaced = folder.check_owner(run_id if ckpt is not None else None, resume,
+                                          overwrite)
+            corpus = Corpus.prepare(cfg, text)
+            check_memory(cfg, corpus.vocab.size)
+            run = (RunState.new(cfg, corpus, params, run_id) if ckpt is None
+                   else RunState.from_checkpoint(ckpt, resume, cfg, corpus))
+        session = _Session(cfg, corpus, run, log, folder, resumed=resume, replaced=replaced)
+        log(f"corpus: {corpus.description}; K = {corpus.vocab.size} distinct characters "
+            f"({len(corpus.train_ids):,} train / {len(corpus.val_ids):,} validation)")
+        log(f"model: {cfg.cell} x{cfg.layers}, H = {cfg.hidden}, {count_params(run.params):,} "
+            f"parameters, {cfg.dtype}; {cfg.optim} lr {run.optimizer.lr:g}, T = {cfg.seq_len}, "
+            f"B = {cfg.batch}, {cfg.batching} batching; "
+            + (f"resuming from step {run.step} ({resume}); " if ckpt is not None else "")
+            + f"training for {session.budget()}")
+        signum = session.loop(progress, fresh=ckpt is None)
     finally:
-        if bar is not None:
-            bar.close()
-    if interrupted:
+        folder.release()
+    if signum is not None:
         log(f"interrupted at step {run.step}; checkpoint saved to {session.last_ckpt} "
             f"(continue with: rnn train --resume {session.last_ckpt})")
     else:
         v = session.val_loss
         log(f"done: step {run.step}, validation loss {v:.4f} nats/char ({v / math.log(2):.3f} "
             f"bits/char), {session.rate():,.0f} tokens/s; checkpoint {session.last_ckpt}")
+    best = float("nan") if run.best_val_loss is None else run.best_val_loss
     return TrainResult(params=run.params, vocab=corpus.vocab, step=run.step, history=run.history,
                        checkpoint=session.last_ckpt, val_loss=session.val_loss,
-                       interrupted=interrupted, config=cfg)
+                       interrupted=signum is not None, config=cfg,
+                       best_checkpoint=session.best_ckpt or _existing(folder.file(BEST_NAME)),
+                       best_val_loss=best, signal=signum)
+
+
+def _existing(path: str) -> str | None:
+    return path if os.path.exists(path) else None

@@ -53,7 +53,7 @@ __all__ = list(_MODULE_OF)
 # Submodules, also reachable as attributes (rnn.model.CELLS) after a bare `import rnn`.
 _SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data", "corpus",
                "optim", "checkpoint", "sample", "config", "train", "run_state", "run_folder",
-               "progress", "initializers", "cli"}
+               "progress", "initializers", "cli", "truncation", "dynamics", "tasks"}
 
 
 def __getattr__(name):

@@ -251,3 +251,25 @@ def test_threads_option_limits_numpys_openblas(trained, capsys):
         assert getter() == 1
     finally:
         limit_blas_threads(before)
+
+
+# ---------------------------------------------------------------- truncation and initialisation flags
+
+def test_truncation_and_init_flags_train(tmp_path, trained, capsys):
+    data, _ = trained
+    for flags in (["--truncation", "overlap", "--truncation-stride", "3"],
+                  ["--truncation", "random", "--truncation-keep", "0.8"],
+                  ["--init", "orthogonal", "--spectral-radius", "0.9"]):
+        out = tmp_path / flags[1]
+        assert main(["train", "--data", str(data), "--steps", "3", "--out", str(out), *TINY,
+                     *flags]) == 0
+        config = load_checkpoint(out / "checkpoint.npz").config
+        assert config[flags[0][2:].replace("-", "_")] == flags[1]
+    capsys.readouterr()
+    rc = main(["train", "--data", str(data), "--steps", "3", "--out", str(tmp_path / "x"), *TINY,
+               "--truncation", "overlap"])
+    line = assert_one_line_error(rc, capsys.readouterr().err)
+    assert "truncation='overlap' needs truncation_stride" in line
+    rc = main(["train", "--data", str(data), "--steps", "3", "--out", str(tmp_path / "y"), *TINY,
+               "--spectral-radius", "-1"])
+    assert "--spectral-radius" in assert_one_line_error(rc, capsys.readouterr().err)

@@ -174,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true",
                       help="always take the most likely character (deterministic)")
-    mode.add_argument("--beam", type=positive, default=None, metavar="W",
-                      help="beam search with W beams: the most likely continuation found")
+    mode.add_argument("--beam", type=positive, default=None, metavar="M",
+                      help="beam search with M beams: the most likely continuation found")
     return parser
 
 

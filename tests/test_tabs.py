@@ -79,7 +79,7 @@ def assigned_names(code: str) -> set[str]:
                 names |= assigned_names(ast.unparse(inner))
         for t in targets:
             for n in ast.walk(t):
-                if isinstance(n, ast.Name):
+                if isinstance(n, ast.Name) and not n.id.startswith("_"):  # not throwaways like _
                     names.add(n.id)
     return names
 

@@ -89,7 +89,7 @@ _, sampled = exposure_losses(params, windows, P, mode="sample", seed=1)
 frequencies = np.bincount(train_ids, minlength=vocab.size) / len(train_ids)
 unigram = float(-np.log(frequencies[val_ids] + 1e-12).mean())
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 k = np.arange(1, N + 1)
 ax.plot(k, teacher_forced, lw=1.5, label="teacher-forced (reads the true text)")
 ax.plot(k, greedy, lw=1.5, label="free-running, greedy")

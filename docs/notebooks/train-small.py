@@ -112,7 +112,7 @@ print(f"validation loss: {val_losses[0]:.3f} -> {val_losses[-1]:.3f} nats/char "
 # %%
 window = 50
 smooth = np.convolve(train_losses, np.ones(window) / window, mode="valid")
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 ax.plot(np.arange(1, steps + 1), train_losses, color="tab:blue", alpha=0.25, lw=0.8,
         label="training loss (one step)")
 ax.plot(np.arange(window, steps + 1), smooth, color="tab:blue", lw=2,
@@ -170,7 +170,7 @@ def entropy_bits(p):
 
 labels = [repr(vocab.chars[k])[1:-1] or " " for k in top]
 labels = ["␣" if lab == " " else lab for lab in labels]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 width = 0.8 / len(temperatures)
 for i, tau in enumerate(temperatures):
     ax.bar(np.arange(len(top)) + (i - (len(temperatures) - 1) / 2) * width, dists[tau][top], width,

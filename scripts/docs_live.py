@@ -135,7 +135,7 @@ def choose_passages(text: str) -> list:
     return out[:N_PASSAGES]
 
 
-def _analyse(exports: dict, val_text: str) -> dict:
+def _analyse(exports: dict, val_text: str, val_fraction: float) -> dict:
     """units.json: every model's correlations, named units and the passages."""
     import numpy as np
 
@@ -161,8 +161,10 @@ def _analyse(exports: dict, val_text: str) -> dict:
             units=[dict(unit=u.unit, feature=u.feature, r=None if math.isnan(u.r) else round(u.r, 4),
                         interpretable=u.interpretable) for u in named],
         )
-    return dict(threshold=units.DEFAULT_THRESHOLD, chars=len(analysed), features=features,
-                passages=passages, models=models)
+    # where the analysed text is: the held-out part of the corpus, from `offset` on
+    source = dict(val_fraction=val_fraction, offset=first)
+    return dict(threshold=units.DEFAULT_THRESHOLD, chars=len(analysed), source=source,
+                features=features, passages=passages, models=models)
 
 
 def _bptt() -> dict:
@@ -195,6 +197,7 @@ def _make(folder: Path, text: str, description: str) -> None:
     from threadpoolctl import threadpool_limits
 
     import rnn
+    from rnn.config import TrainConfig
     from rnn.data import Vocab, split
     from rnn.export import from_bytes, to_bytes
 
@@ -209,9 +212,10 @@ def _make(folder: Path, text: str, description: str) -> None:
             log.info("Live model %s: %d steps in %.1f s, validation loss %.3f nats/char, %s bytes",
                      name, f["steps"], f["seconds"], f["val_loss"], f"{len(data):,}")
         vocab = Vocab.from_text(text)
-        _, val_ids = split(vocab.encode(text), 0.05)  # the held-out part, as in training
+        val_fraction = TrainConfig().val_fraction
+        _, val_ids = split(vocab.encode(text), val_fraction)  # the held-out part, as in training
         start = time.perf_counter()
-        units = _analyse(exports, vocab.decode(val_ids))
+        units = _analyse(exports, vocab.decode(val_ids), val_fraction)
         log.info("Live models' units analysed in %.1f s", time.perf_counter() - start)
     (folder / "units.json").write_text(json.dumps(units, separators=(",", ":")), "utf8")
     (folder / "bptt.json").write_text(json.dumps(_bptt(), separators=(",", ":")), "utf8")

@@ -118,7 +118,8 @@ def to_bytes(params: dict, vocab: Vocab, meta: dict | None = None) -> bytes:
         a = np.asarray(params[name])
         if a.shape != shape:
             raise ValueError(f"{func}: params[{name!r}] must have shape {shape}, got {a.shape}")
-        a = np.ascontiguousarray(a, dtype="<f4")
+        with np.errstate(over="ignore"):  # a weight beyond float32's range: refused below
+            a = np.ascontiguousarray(a, dtype="<f4")
         if not np.isfinite(a).all():
             raise ValueError(f"{func}: params[{name!r}] holds NaN or infinite values (in float32)")
         arrays.append(a)

@@ -78,10 +78,10 @@ export function mount(root) {
     spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
   const inputNote = el("span", { class: "rnn-live__note", "aria-live": "polite" });
   const buttons = {
-    reset: el("button", { type: "button", class: "md-button" }, "Start over"),
-    back: el("button", { type: "button", class: "md-button" }, "Undo a step"),
-    next: el("button", { type: "button", class: "md-button md-button--primary" }, "Next step back in time"),
-    all: el("button", { type: "button", class: "md-button" }, "All steps"),
+    reset: el("button", { type: "button", class: "rnn-button" }, "Start over"),
+    back: el("button", { type: "button", class: "rnn-button" }, "Undo a step"),
+    next: el("button", { type: "button", class: "rnn-button rnn-button--primary" }, "Next step back in time"),
+    all: el("button", { type: "button", class: "rnn-button" }, "All steps"),
   };
   const figure = svg("svg", { class: "rnn-bptt__svg", role: "img" });
   const status = el("p", { class: "rnn-bptt__status", "aria-live": "polite" });
@@ -125,9 +125,9 @@ export function mount(root) {
       markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" },
     svg("path", { d: "M0,0 L10,5 L0,10 z", class: "rnn-bptt__head" }))));
     const rowY = { L: 20, o: 90, h: 170, x: 260 };
-    const box = (x, y, w, h, label, cls) => [
+    const box = (x, y, w, h, label, cls, data) => [
       svg("rect", { x: x - w / 2, y: y - h / 2, width: w, height: h, rx: 7, class: `rnn-bptt__box ${cls || ""}` }),
-      svg("text", { x, y: y + 5, "text-anchor": "middle", class: "rnn-bptt__label" }, label)];
+      svg("text", { x, y: y + 5, "text-anchor": "middle", class: "rnn-bptt__label", ...data }, label)];
     const arrow = (x1, y1, x2, y2, cls) =>
       svg("line", { x1, y1, x2, y2, class: `rnn-bptt__edge ${cls || ""}`, "marker-end": "url(#rnn-bptt-arrow)" });
     const current = done > 0 ? steps[done - 1].t : null;
@@ -140,9 +140,10 @@ export function mount(root) {
       kids.push(arrow(x, rowY.x - 17, x, rowY.h + 17), arrow(x, rowY.h - 17, x, rowY.o + 17), arrow(x, rowY.o - 17, x, rowY.L + 15));
       kids.push(arrow(t === 0 ? 52 : x - colW + 45, rowY.h, x - 45, rowY.h));
       kids.push(...box(x, rowY.x, 90, 30, `x(${t + 1}) = ${m.vocab[ids[t]] === " " ? "␣" : m.vocab[ids[t]]}`));
-      kids.push(...box(x, rowY.h, 90, 30, `h(${t + 1})`, cls));
-      kids.push(...box(x, rowY.o, 110, 30, `ŷ[${m.vocab[targets[t]]}] = ${num(f.yhat[t][targets[t]], 2)}`));
-      kids.push(...box(x, rowY.L, 100, 26, `L(${t + 1}) = ${num(f.loss[t], 2)}`));
+      kids.push(...box(x, rowY.h, 90, 30, `h(${t + 1})`, cls, { "data-h": data(f.h[t]) }));
+      kids.push(...box(x, rowY.o, 110, 30, `ŷ[${m.vocab[targets[t]]}] = ${num(f.yhat[t][targets[t]], 2)}`, "",
+        { "data-yhat": data(f.yhat[t]) }));
+      kids.push(...box(x, rowY.L, 100, 26, `L(${t + 1}) = ${num(f.loss[t], 2)}`, "", { "data-loss": String(f.loss[t]) }));
       if (t === current) { // the two terms that h(t) collects
         kids.push(svg("line", { x1: x - 25, y1: rowY.o + 17, x2: x - 25, y2: rowY.h - 17,
           class: "rnn-bptt__grad", "marker-end": "url(#rnn-bptt-arrow)" }));

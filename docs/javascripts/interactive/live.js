@@ -45,7 +45,7 @@ export function mount(root) {
     inputmode: "numeric", class: "rnn-live__number" });
   const length = el("input", { type: "number", min: "1", max: "2000", step: "1", value: "200",
     inputmode: "numeric", class: "rnn-live__number" });
-  const sampleButton = el("button", { type: "button", class: "md-button md-button--primary" },
+  const sampleButton = el("button", { type: "button", class: "rnn-button rnn-button--primary" },
     "Sample a continuation");
   const sampleOut = el("pre", { class: "rnn-live__sample", tabindex: "0", "aria-live": "polite",
     "aria-label": "Sampled continuation" });

@@ -12,6 +12,8 @@ the same data, which the test reads from the built site:
   Python re-implementation of the page's generator draws from the package's
   distributions; unknown characters are named;
 * a damaged, cut or newer-version model file shows a clear message;
+* a reader's own file (rnn export), loaded with the page's file button: LSTM
+  and GRU models of several layers equal the package too;
 * units: the coloured activations equal ``rnn.units.hidden_states``; the
   correlations and names the page shows equal ``rnn.units`` recomputed on
   the held-out text;
@@ -247,6 +249,52 @@ def test_a_bad_model_file_shows_a_clear_message(site, server, browser, case):
         page.locator("[data-rnn-widget='live-model'] input[type=radio][value='gru']").check()
         wait_ready(page, "live-model", "gru")
         assert page.locator("[data-rnn-widget='live-model'] [role=alert]").count() == 0
+        check_clean(watcher)
+    finally:
+        context.close()
+
+
+def test_your_own_model_every_cell_and_depth(server, browser, tmp_path):
+    """A file from rnn.export, loaded with the page's file button: the LSTM and
+    deeper models too, each equal to the package's forward pass."""
+    from rnn.data import Vocab
+    from rnn.export import load_export, save_export
+    from rnn.model import init_params
+    from rnn.units import hidden_states
+
+    vocab = Vocab.from_text(TYPED + "xyz")
+    context, page, watcher = open_page(browser, server, LIVE)
+    root = "[data-rnn-widget='live-model']"
+    try:
+        wait_ready(page, "live-model", "rnn")
+        for n, (cell, layers) in enumerate([("lstm", 1), ("lstm", 2), ("gru", 2), ("rnn", 3)]):
+            params = init_params(vocab.size, 6, cell=cell, layers=layers, init="scaled", seed=n)
+            params["V"] = 4 * params["V"]  # a distribution far from uniform
+            path = tmp_path / f"{cell}-{layers}.bin"
+            save_export(path, params, vocab)
+            page.locator(f"{root} input[type=file]").set_input_files(str(path))
+            page.wait_for_function(
+                f"(() => {{ const r = document.querySelector(\"{root}\");"
+                f" return r.dataset.state === 'ready' && r.dataset.cell === 'file'"
+                f" && r.textContent.includes('({path.name})'); }})()")
+            type_text(page, TYPED)
+            ex = load_export(path)
+            p64 = {k: v.astype(np.float64) for k, v in ex.params.items()}
+            shown = shown_distribution(page)
+            p = numpy_distribution(p64, vocab, TYPED, 1.0)
+            top = np.argsort(-p, kind="stable")[:10]
+            assert [c for c, _ in shown] == [vocab.chars[i] for i in top], (cell, layers)
+            np.testing.assert_allclose([q for _, q in shown], p[top], atol=TOL, rtol=0)
+            h_page = json.loads(page.locator(f"{root} canvas").get_attribute("data-h"))
+            np.testing.assert_allclose(h_page, hidden_states(p64, vocab.encode(TYPED))[0][-1], atol=TOL, rtol=0)
+        bad = tmp_path / "bad.bin"
+        data = path.read_bytes()
+        bad.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+        page.locator(f"{root} input[type=file]").set_input_files(str(bad))
+        alert = page.locator(f"{root} [role=alert]")
+        alert.wait_for()
+        assert "Your file bad.bin cannot be used" in alert.inner_text() and "damaged" in alert.inner_text()
+        assert page.locator(root).get_attribute("data-state") == "ready"  # the last model still runs
         check_clean(watcher)
     finally:
         context.close()

@@ -55,13 +55,16 @@ export function mount(root) {
   const stripSummary = el("p", { class: "rnn-live__caption", id: nextId("rnn-strip") });
   canvas.setAttribute("aria-describedby", stripSummary.id);
 
-  const cellChoice = cells.length > 1
-    ? radios("Cell", nextId("rnn-cell"), Object.fromEntries(cells.map((c) => [c, M.CELL_NAMES[c] || c])),
-      cell, (c) => choose(c))
-    : null;
+  const labels = Object.fromEntries(cells.map((c) => [c, M.CELL_NAMES[c] || c]));
+  const cellChoice = radios("Model", nextId("rnn-cell"), labels, cell, (c) => choose(c));
+  // the reader's own model: a file written by `rnn export`, read here, sent nowhere
+  const fileInput = el("input", { type: "file", accept: ".bin,application/octet-stream", class: "rnn-live__file" });
+  let fileRadio = null;
 
   root.replaceChildren(
-    el("div", { class: "rnn-live__top" }, cellChoice, info),
+    el("div", { class: "rnn-live__top" }, cellChoice,
+      field("Or your own model (a file from rnn export)", fileInput)),
+    info,
     field("Type to the network", textarea),
     unknownNote,
     el("section", { class: "rnn-live__panel", "aria-labelledby": distCaption.id },
@@ -90,16 +93,16 @@ export function mount(root) {
     while (same < ids.length && same < now.length && ids[same] === now[same]) same++;
     ids = ids.slice(0, same);
     states = states.slice(0, same);
-    let h = same ? states[same - 1] : M.zeroState(model);
+    let state = same ? states[same - 1] : M.zeroState(model);
     for (let t = same; t < now.length; t++) {
-      h = M.step(model, h, now[t]);
+      state = M.step(model, state, now[t]);
       ids.push(now[t]);
-      states.push(h);
+      states.push(state);
     }
     if (!ids.length) { // nothing read yet: read a newline first, as rnn.sample does
-      h = M.step(model, M.zeroState(model), M.startId(model));
+      state = M.step(model, M.zeroState(model), M.startId(model));
     }
-    lastLogits = M.logits(model, h);
+    lastLogits = M.logits(model, state);
     showDistribution();
     drawStrip();
   }
@@ -127,7 +130,7 @@ export function mount(root) {
 
   function drawStrip() {
     const H = model.H;
-    const rows = states.slice(-ROWS);
+    const rows = states.slice(-ROWS).map(M.top);
     const chars = ids.slice(-ROWS).map((i) => model.chars[i]);
     const width = LABEL_W + H * CELL_W;
     const height = Math.max(1, ROWS) * ROW_H;
@@ -152,7 +155,7 @@ export function mount(root) {
         ctx.fillRect(LABEL_W + i * CELL_W, y + 1, CELL_W, ROW_H - 2);
       }
     });
-    const h = states.length ? states[states.length - 1] : null;
+    const h = states.length ? M.top(states[states.length - 1]) : null;
     canvas.dataset.h = h ? JSON.stringify(Array.from(h)) : "[]";
     canvas.setAttribute("aria-label", `The ${H} hidden units after each of the last ${rows.length} characters, ` +
       "one row per character (the newest at the bottom), blue for negative and orange for positive values.");
@@ -171,7 +174,8 @@ export function mount(root) {
 
   function describe(m) {
     const meta = m.meta || {};
-    const facts = [`${M.CELL_NAMES[m.cell]}, H = ${m.H}`, `K = ${m.K} characters`];
+    const facts = [`${M.CELL_NAMES[m.cell]}${m.layers > 1 ? ` of ${m.layers} layers` : ""}, H = ${m.H}`,
+      `K = ${m.K} characters`];
     if (meta.params) facts.push(`${meta.params.toLocaleString("en")} parameters`);
     if (meta.steps) facts.push(`${meta.steps.toLocaleString("en")} training steps`);
     if (meta.val_loss) facts.push(`validation loss ${meta.val_loss.toFixed(2)} nats per character`);
@@ -183,7 +187,7 @@ export function mount(root) {
     cell = c;
     root.dataset.cell = c;
     root.dataset.state = "loading";
-    info.textContent = `Loading the ${M.CELL_NAMES[c] || c}…`;
+    info.textContent = `Loading the ${labels[c]}…`;
     loading[c] = loading[c] || M.loadModel(pageUrl(urls[c]));
     try {
       const m = await loading[c];
@@ -199,16 +203,35 @@ export function mount(root) {
     } catch (err) {
       delete loading[c];
       info.textContent = "";
-      showError(root, `The ${M.CELL_NAMES[c] || c} model cannot be used`, err);
+      showError(root, `The ${labels[c]} model cannot be used`, err);
     }
   }
+
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files[0];
+    if (!file) return;
+    let m;
+    try {
+      m = M.parseModel(await file.arrayBuffer());
+    } catch (err) {
+      showError(root, `Your file ${file.name} cannot be used`, err);
+      if (model) root.dataset.state = "ready"; // the model shown before still runs
+      return;
+    }
+    labels.file = `your ${M.CELL_NAMES[m.cell]} (${file.name})`;
+    loading.file = Promise.resolve(m);
+    if (!fileRadio) fileRadio = cellChoice.add("file", "");
+    fileRadio.parentElement.lastChild.textContent = labels.file;
+    fileRadio.checked = true;
+    choose("file");
+  });
 
   function runSample() {
     if (!model) return;
     const s = Math.max(0, Math.min(4294967295, Math.floor(Number(seed.value) || 0)));
     const n = Math.max(1, Math.min(2000, Math.floor(Number(length.value) || 1)));
-    const h = states.length ? states[states.length - 1] : M.step(model, M.zeroState(model), M.startId(model));
-    const text = M.sample(model, h, lastLogits, n, Number(temperature.value), s);
+    const state = states.length ? states[states.length - 1] : M.step(model, M.zeroState(model), M.startId(model));
+    const text = M.sample(model, state, lastLogits, n, Number(temperature.value), s);
     sampleOut.textContent = text;
     sampleOut.dataset.seed = String(s);
   }

@@ -1,6 +1,6 @@
 // A character model in the browser: the export format of rnn.export, the
-// forward pass of the vanilla RNN and the GRU (the equations of
-// src/rnn/rnn_cell.py and src/rnn/gru.py, one unit at a time), the
+// forward pass of the vanilla RNN, the GRU and the LSTM, any number of layers
+// (the equations of src/rnn/rnn_cell.py, gru.py and lstm.py, one unit at a time), the
 // distribution at a temperature (rnn.sample.next_distribution), and a seeded
 // sampler. Arithmetic is float64 on the file's float32 weights.
 // tests/test_site_interactive.py checks every number against the package.
@@ -9,16 +9,29 @@ export const FORMAT_VERSION = 1;
 const MAGIC = "RNNM";
 const PRELUDE = 16; // magic, version, header length, header CRC-32
 
-// The cells this page runs, and the arrays of a one-layer model of each
-// (rnn.model.param_shapes): name -> shape as a function of K and H.
-const LAYOUTS = {
-  rnn: { U: "HK", W: "HH", b: "H", V: "KH", c: "K" },
-  gru: {
-    U_r: "HK", W_r: "HH", b_r: "H", U_z: "HK", W_z: "HH", b_z: "H",
-    U_n: "HK", W_n: "HH", b_n: "H", bh_n: "H", V: "KH", c: "K",
-  },
+// The arrays of one layer of each cell (rnn.model.param_shapes: U (H, D),
+// W (H, H), biases (H,)), and the state vectors it carries: h, and the
+// LSTM's cell state s.
+const LAYER = {
+  rnn: ["U", "W", "b"],
+  gru: ["U_r", "W_r", "b_r", "U_z", "W_z", "b_z", "U_n", "W_n", "b_n", "bh_n"],
+  lstm: ["U_i", "W_i", "b_i", "U_f", "W_f", "b_f", "U_o", "W_o", "b_o", "U_g", "W_g", "b_g"],
 };
 export const CELL_NAMES = { rnn: "vanilla RNN", gru: "GRU", lstm: "LSTM" };
+
+// name -> shape of every array of a model (rnn.model.param_shapes)
+function expectedShapes(cell, layers, K, H) {
+  const out = {};
+  for (let l = 0; l < layers; l++) {
+    for (const name of LAYER[cell]) {
+      const key = l === 0 ? name : `${name}.${l}`;
+      out[key] = name[0] === "U" ? [H, l === 0 ? K : H] : name[0] === "W" ? [H, H] : [H];
+    }
+  }
+  out.V = [K, H];
+  out.c = [K];
+  return out;
+}
 
 export class ModelError extends Error {}
 
@@ -74,27 +87,24 @@ export function parseModel(buffer) {
     throw new ModelError(`the header is not valid JSON (${err.message})`);
   }
   const { cell, layers, K, H, vocab } = header;
-  if (!LAYOUTS[cell]) {
-    throw new ModelError(`the file holds a ${CELL_NAMES[cell] || JSON.stringify(cell)} model; this page runs ${Object.keys(LAYOUTS).map((c) => CELL_NAMES[c]).join(" and ")} models`);
+  if (!LAYER[cell]) {
+    throw new ModelError(`the header's cell is ${JSON.stringify(cell)}; this page runs ${Object.values(CELL_NAMES).join(", ")} models`);
   }
-  if (layers !== 1) throw new ModelError(`the file holds a ${layers}-layer model; this page runs one-layer models`);
-  if (!isCount(K) || !isCount(H)) throw new ModelError(`the header's K and H must be positive integers, got ${K} and ${H}`);
+  if (!isCount(layers) || !isCount(K) || !isCount(H)) {
+    throw new ModelError(`the header's layers, K and H must be positive integers, got ${layers}, ${K} and ${H}`);
+  }
   if (!Array.isArray(vocab) || vocab.length !== K || !vocab.every((c) => Number.isInteger(c) && c >= 0 && c <= 0x10ffff)) {
     throw new ModelError(`the header's vocabulary must be ${K} code points`);
   }
   const chars = vocab.map((c) => String.fromCodePoint(c));
   const index = new Map(chars.map((ch, i) => [ch, i]));
   if (index.size !== K) throw new ModelError("the header's vocabulary repeats a character");
-  const layout = LAYOUTS[cell];
-  const dims = { H, K };
+  const want = expectedShapes(cell, layers, K, H);
   const listed = Array.isArray(header.params) ? header.params : [];
-  const want = Object.keys(layout);
-  const shapeOk = (name, shape) =>
-    layout[name] && Array.isArray(shape) && shape.length === layout[name].length &&
-    shape.every((s, i) => s === dims[layout[name][i]]);
-  if (listed.length !== want.length || !listed.every((e) => Array.isArray(e) && shapeOk(e[0], e[1])) ||
-      new Set(listed.map((e) => e[0])).size !== want.length) {
-    throw new ModelError(`the header's arrays are not those of a one-layer ${CELL_NAMES[cell]} with K = ${K}, H = ${H}`);
+  const same = (a, b) => Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
+  if (listed.length !== Object.keys(want).length || new Set(listed.map((e) => e && e[0])).size !== listed.length ||
+      !listed.every((e) => Array.isArray(e) && want[e[0]] && same(e[1], want[e[0]]))) {
+    throw new ModelError(`the header's arrays are not those of a ${layers}-layer ${CELL_NAMES[cell]} with K = ${K}, H = ${H}`);
   }
   const start = PRELUDE + n + ((4 - ((PRELUDE + n) % 4)) % 4);
   const size = 4 * listed.reduce((s, [, shape]) => s + shape.reduce((a, b) => a * b, 1), 0);
@@ -114,7 +124,7 @@ export function parseModel(buffer) {
     if (!a.every(Number.isFinite)) throw new ModelError(`the weights ${name} hold NaN or infinite values`);
     p[name] = a;
   }
-  return { cell, K, H, chars, index, p, meta: header.meta || {}, bytes: bytes.length };
+  return { cell, layers, K, H, chars, index, p, meta: header.meta || {}, bytes: bytes.length };
 }
 
 // Fetch and parse; every failure becomes a ModelError with a readable message.
@@ -129,15 +139,22 @@ export async function loadModel(url) {
   return parseModel(await response.arrayBuffer());
 }
 
+// The state of the whole model: one {h, s} per layer (s only for the LSTM).
 export function zeroState(model) {
-  return new Float64Array(model.H);
+  return Array.from({ length: model.layers }, () => ({
+    h: new Float64Array(model.H), s: model.cell === "lstm" ? new Float64Array(model.H) : null }));
 }
 
-// W[i, :] . h for a row-major (H, H) matrix
-function dot(W, i, h) {
-  const H = h.length;
+// The top layer's h: what the output layer reads.
+export function top(state) {
+  return state[state.length - 1].h;
+}
+
+// W[i, :] . v for a row-major matrix with v.length columns
+function dot(W, i, v) {
+  const n = v.length;
   let s = 0;
-  for (let j = 0, o = i * H; j < H; j++) s += W[o + j] * h[j];
+  for (let j = 0, o = i * n; j < n; j++) s += W[o + j] * v[j];
   return s;
 }
 
@@ -148,27 +165,57 @@ export function sigmoid(a) {
   return e / (1 + e);
 }
 
-// One step: the state after reading the character with id `id` (one-hot x,
-// so U x is column `id` of U).
-export function step(model, h, id) {
-  const { H, K, p } = model;
+// One layer, one step. x is a character id (layer 0: U x is column x of U,
+// x being one-hot) or the vector h of the layer below.
+function layerStep(cell, p, sfx, x, K, { h, s }) {
+  const H = h.length;
+  const ux = typeof x === "number"
+    ? (U, i) => U[i * K + x]
+    : (U, i) => dot(U, i, x);
+  const g = (name) => p[name + sfx];
   const out = new Float64Array(H);
-  if (model.cell === "rnn") {
-    for (let i = 0; i < H; i++) out[i] = Math.tanh(p.U[i * K + id] + dot(p.W, i, h) + p.b[i]); // h = tanh(Ux + Wh + b)
-    return out;
+  if (cell === "rnn") {
+    const [U, W, b] = [g("U"), g("W"), g("b")];
+    for (let i = 0; i < H; i++) out[i] = Math.tanh(ux(U, i) + dot(W, i, h) + b[i]); // h = tanh(Ux + Wh + b)
+    return { h: out, s: null };
   }
-  for (let i = 0; i < H; i++) {
-    const r = sigmoid(p.U_r[i * K + id] + dot(p.W_r, i, h) + p.b_r[i]); // reset gate
-    const z = sigmoid(p.U_z[i * K + id] + dot(p.W_z, i, h) + p.b_z[i]); // update gate
-    const n = Math.tanh(p.U_n[i * K + id] + p.b_n[i] + r * (dot(p.W_n, i, h) + p.bh_n[i])); // candidate
-    out[i] = (1 - z) * n + z * h[i];
+  if (cell === "gru") {
+    for (let i = 0; i < H; i++) {
+      const r = sigmoid(ux(g("U_r"), i) + dot(g("W_r"), i, h) + g("b_r")[i]); // reset gate
+      const z = sigmoid(ux(g("U_z"), i) + dot(g("W_z"), i, h) + g("b_z")[i]); // update gate
+      const n = Math.tanh(ux(g("U_n"), i) + g("b_n")[i] + r * (dot(g("W_n"), i, h) + g("bh_n")[i])); // candidate
+      out[i] = (1 - z) * n + z * h[i]; // h = (1 - z) n + z h(t-1)
+    }
+    return { h: out, s: null };
   }
-  return out;
+  const cellState = new Float64Array(H);
+  for (let i = 0; i < H; i++) { // the LSTM
+    const gate = (k) => ux(g(`U_${k}`), i) + dot(g(`W_${k}`), i, h) + g(`b_${k}`)[i];
+    const ig = sigmoid(gate("i")); // input gate
+    const fg = sigmoid(gate("f")); // forget gate
+    const og = sigmoid(gate("o")); // output gate
+    const cand = Math.tanh(gate("g")); // candidate
+    cellState[i] = fg * s[i] + ig * cand; // s = f s(t-1) + i g
+    out[i] = og * Math.tanh(cellState[i]); // h = o tanh(s)
+  }
+  return { h: out, s: cellState };
 }
 
-// o = c + V h
-export function logits(model, h) {
+// One step of the whole model: the state after reading the character `id`.
+export function step(model, state, id) {
+  const next = [];
+  let x = id;
+  for (let l = 0; l < model.layers; l++) {
+    next.push(layerStep(model.cell, model.p, l === 0 ? "" : `.${l}`, x, model.K, state[l]));
+    x = next[l].h;
+  }
+  return next;
+}
+
+// o = c + V h, h the top layer's state
+export function logits(model, state) {
   const { K, p } = model;
+  const h = top(state);
   const o = new Float64Array(K);
   for (let k = 0; k < K; k++) o[k] = dot(p.V, k, h) + p.c[k];
   return o;
@@ -225,15 +272,15 @@ export function drawIndex(p, u) {
   return last; // u beyond the rounded total
 }
 
-// `length` characters drawn from the model, starting from state h with logits o.
-export function sample(model, h, o, length, temperature, seed) {
+// `length` characters drawn from the model, starting from `state` with logits o.
+export function sample(model, state, o, length, temperature, seed) {
   const next = mulberry32(seed);
   let out = "";
   for (let n = 0; n < length; n++) {
     const id = drawIndex(distribution(o, temperature), next());
     out += model.chars[id];
-    h = step(model, h, id);
-    o = logits(model, h);
+    state = step(model, state, id);
+    o = logits(model, state);
   }
   return out;
 }

@@ -35,13 +35,16 @@ export function field(label, control, hint) {
 }
 
 // A radio group (fieldset) of choices {value: label}; onChange(value).
+// group.add(value, label) appends a choice later.
 export function radios(legend, name, choices, checked, onChange) {
   const group = el("fieldset", { class: "rnn-radios" }, el("legend", {}, legend));
-  for (const [value, label] of Object.entries(choices)) {
+  group.add = (value, label) => {
     const input = el("input", { type: "radio", name, value, checked: value === checked,
       onchange: () => input.checked && onChange(value) });
     group.append(el("label", {}, input, " ", label));
-  }
+    return input;
+  };
+  for (const [value, label] of Object.entries(choices)) group.add(value, label);
   return group;
 }
 

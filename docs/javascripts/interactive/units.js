@@ -88,14 +88,14 @@ export function mount(root) {
         el("td", {}, f.label), el("td", { class: "rnn-num" }, row[j] === null ? "–" : signed(row[j]))))));
     // the passage, read from a zero state, coloured by the unit
     const text = data.passages[passage].text;
-    let h = M.zeroState(model);
+    let state = M.zeroState(model);
     acts = [];
     const colors = themeColors(root);
     const spans = [];
     for (const ch of text) {
       const id = model.index.get(ch);
-      if (id !== undefined) h = M.step(model, h, id);
-      const a = h[unit];
+      if (id !== undefined) state = M.step(model, state, id);
+      const a = M.top(state)[unit];
       acts.push(a);
       spans.push(el("span", { "data-a": String(a), style: `background-color: ${activationColor(a, colors)}` }, ch));
     }

@@ -529,6 +529,17 @@ def test_figures_work_with_the_keyboard(server, browser, build):
 
 
 OVERFLOWS = "() => document.documentElement.scrollWidth > document.documentElement.clientWidth"
+# The bytes of the figures themselves: their scripts, styles and data (the rest
+# of a page's weight is the theme and MathJax, which every page loads).
+FIGURE_BYTES = """() => performance.getEntriesByType('resource')
+    .filter(r => /\\/interactive(\\/|\\.js|\\.css)/.test(r.name))
+    .reduce((s, r) => s + (r.decodedBodySize || 0), 0)"""
+
+
+def weigh(page):
+    w = page.evaluate(WEIGHT)
+    w["figures"] = page.evaluate(FIGURE_BYTES)
+    return w
 
 
 @pytest.fixture(scope="module")
@@ -547,8 +558,7 @@ def test_axe_dark_mode_and_phone_with_figures_drawn(server, browser, build, rel,
     try:
         wait_ready(page, widget)
         page.wait_for_load_state("networkidle")
-        w = page.evaluate(WEIGHT)
-        weights[rel] = w
+        weights[rel] = weigh(page)
         if widget == "bptt-stepper":
             wait_ready(page, "gradient-norms")
             page.get_by_role("button", name="Next step back in time").click()
@@ -578,14 +588,15 @@ def test_axe_dark_mode_and_phone_with_figures_drawn(server, browser, build, rel,
         if widget == "live-model":  # the GRU is fetched when picked: the page's weight with both
             page.locator("input[type=radio][value='gru']").check()
             wait_ready(page, "live-model", "gru")
-            weights[rel + " (with the GRU)"] = page.evaluate(WEIGHT)
+            weights[rel + " (with the GRU)"] = weigh(page)
         check_clean(watcher)
     finally:
         context.close()
     assert not problems, "\n".join(problems)
     if len(weights) == 4:
         terminal_summary.append("interactive pages: " + "; ".join(
-            f"/{k} {v['bytes'] / 1e6:.2f} MB in {v['requests']} requests" for k, v in weights.items()))
+            f"/{k} {v['bytes'] / 1e6:.2f} MB in {v['requests']} requests, of which the figures "
+            f"{v['figures'] / 1e3:.0f} kB" for k, v in weights.items()))
 
 
 def test_units_threshold_is_a_quarter_of_the_variance():

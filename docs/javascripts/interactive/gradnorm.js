@@ -8,7 +8,7 @@
 // Markup: <div data-rnn-widget="gradient-norms" data-src="URL">
 // For the tests: data-rho, data-norms (JSON) and data-rate on the root.
 
-import { el, field, loadJson, nextId, num, pageUrl, sci, showError, svg } from "./ui.js";
+import { el, field, figureData, nextId, num, sci, svg } from "./ui.js";
 
 // ||dL(tau)/dh(tau - k)|| for k = 0 .. tau
 export function gradientNorms(d, rho) {
@@ -126,12 +126,8 @@ export function mount(root) {
 
   slider.addEventListener("input", draw);
   (async () => {
-    try {
-      d = (await loadJson(pageUrl(root.dataset.src))).slider;
-    } catch (err) {
-      showError(root, "The figure's data cannot be read", err);
-      return;
-    }
+    d = await figureData(root, "slider");
+    if (!d) return;
     const [lo, hi, stepSize] = d.radii;
     Object.assign(slider, { min: String(lo), max: String(hi), step: String(stepSize), value: "1" });
     draw();

@@ -138,8 +138,29 @@ export function pageUrl(relative) {
   return new URL(relative, document.baseURI).href;
 }
 
-// Fetch JSON with a readable error.
-export async function loadJson(url) {
+// Fetch JSON with a readable error; figures that share a file fetch it once.
+const jsonCache = new Map();
+export function loadJson(url) {
+  if (!jsonCache.has(url)) {
+    const promise = fetchJson(url);
+    promise.catch(() => jsonCache.delete(url)); // a failure is retried next time
+    jsonCache.set(url, promise);
+  }
+  return jsonCache.get(url);
+}
+
+// The JSON file named by the figure's data-src (its `key` entry), or null once
+// the figure shows why it cannot be read.
+export async function figureData(root, key) {
+  try {
+    return (await loadJson(pageUrl(root.dataset.src)))[key];
+  } catch (err) {
+    showError(root, "The figure's data cannot be read", err);
+    return null;
+  }
+}
+
+async function fetchJson(url) {
   let response;
   try {
     response = await fetch(url);

@@ -279,7 +279,7 @@ class LiveData:
     def units_table(self, model: str) -> str:
         """A Markdown table: for every feature, the unit that follows it best."""
         m = self.units["models"][model]
-        rows = ["| feature | definition | share or mean | best unit | r |", "| --- | --- | --- | --- | --- |"]
+        rows = ["| feature | definition | share or mean | best unit | corr |", "| --- | --- | --- | --- | --- |"]
         for j, f in enumerate(self.units["features"]):
             col = [(abs(row[j]), i, row[j]) for i, row in enumerate(m["r"]) if row[j] is not None]
             share = f"mean {f['mean']:.1f}" if f["name"].startswith("position") else f"{100 * f['mean']:.1f} %"
@@ -298,11 +298,11 @@ class LiveData:
         for u in named:
             by.setdefault(u["feature"], []).append(u)
         parts = [f"{self._feature_label(k)} ({len(v)}: "
-                 + ", ".join(f"unit {u['unit']}, r = {u['r']:+.2f}" for u in sorted(v, key=lambda u: -abs(u['r'])))
+                 + ", ".join(f"unit {u['unit']}, corr = {u['r']:+.2f}" for u in sorted(v, key=lambda u: -abs(u['r'])))
                  + ")" for k, v in sorted(by.items(), key=lambda kv: -max(abs(u["r"]) for u in kv[1]))]
         if not named:
-            return f"none of its {len(m['units'])} units reaches |r| ≥ {self.units['threshold']:g}"
-        return (f"{len(named)} of its {len(m['units'])} units reach |r| ≥ {self.units['threshold']:g}: "
+            return f"none of its {len(m['units'])} units reaches |corr| ≥ {self.units['threshold']:g}"
+        return (f"{len(named)} of its {len(m['units'])} units reach |corr| ≥ {self.units['threshold']:g}: "
                 + "; ".join(parts))
 
 

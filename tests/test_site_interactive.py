@@ -21,6 +21,7 @@ the same data, which the test reads from the built site:
   ``rnn.output_backward`` / ``rnn.rnn_backward``; the forward numbers equal
   ``rnn.rnn_forward``; the gradient-norm slider equals
   ``rnn.dynamics.loss_gradient_norms`` and ``decay_rate``;
+* the figures start on pages reached by Material's instant navigation;
 * keyboard: the stepper and the passage work from the keyboard; axe-core
   (all rules) passes on each page in light and dark mode with the figures
   drawn and stepped; the pages do not scroll sideways at 390 px.
@@ -523,6 +524,29 @@ def test_figures_work_with_the_keyboard(server, browser, build):
         page.keyboard.press("ArrowRight")
         readout = page.locator(".rnn-units__readout").inner_text()
         assert readout.startswith("Character 2, ") and " at " in readout
+        check_clean(watcher)
+    finally:
+        context.close()
+
+
+def test_figures_start_after_instant_navigation(server, browser, build):
+    """Material swaps the content without reloading the scripts: the figures
+    start on each page reached through the sidebar, and again on the way back."""
+    context, page, watcher = open_page(browser, server, "")
+    try:
+        page.wait_for_load_state("networkidle")  # Material intercepts links once it has the sitemap
+        page.evaluate("window.__noReload = true")
+        for title, rel, widget in (("Type to a trained network", LIVE, "live-model"),
+                                   ("Step through BPTT", BPTT, "gradient-norms"),
+                                   ("What the units learned", UNITS, "units")):
+            page.locator("nav.md-nav--primary a.md-nav__link", has_text=title).first.click()
+            page.wait_for_url(urljoin(server.url, rel))
+            wait_ready(page, widget)
+        page.go_back()
+        page.wait_for_url(urljoin(server.url, BPTT))
+        wait_ready(page, "bptt-stepper")
+        assert page.evaluate("window.__noReload === true"), "a click reloaded the page"
+        assert page.locator("[data-rnn-widget]").count() == 2
         check_clean(watcher)
     finally:
         context.close()

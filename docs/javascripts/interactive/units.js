@@ -53,12 +53,11 @@ export function mount(root) {
   root.dataset.state = "loading";
 
   const feature = (name) => data.features.find((f) => f.name === name);
-  const fmtR = (r) => (r === null ? "undefined (the feature never changes)" : `r = ${signed(r)}`);
 
   function unitLabel(u) {
     if (u.feature === null) return `unit ${u.unit}: constant on this text`;
-    if (u.interpretable) return `unit ${u.unit}: ${feature(u.feature).label} (r = ${signed(u.r)})`;
-    return `unit ${u.unit}: not interpretable (best: ${feature(u.feature).label}, r = ${signed(u.r)})`;
+    if (u.interpretable) return `unit ${u.unit}: ${feature(u.feature).label} (corr = ${signed(u.r)})`;
+    return `unit ${u.unit}: not interpretable (best: ${feature(u.feature).label}, corr = ${signed(u.r)})`;
   }
 
   function fillUnits() {
@@ -77,13 +76,13 @@ export function mount(root) {
     root.dataset.unit = String(unit);
     root.dataset.passage = String(passage);
     verdict.textContent = u.interpretable
-      ? `Unit ${unit} of the ${M.CELL_NAMES[cell]} follows “${feature(u.feature).label}”: r = ${signed(u.r)} over ` +
-        `${data.chars.toLocaleString("en")} held-out characters (|r| ≥ ${data.threshold}).`
+      ? `Unit ${unit} of the ${M.CELL_NAMES[cell]} follows “${feature(u.feature).label}”: corr = ${signed(u.r)} over ` +
+        `${data.chars.toLocaleString("en")} held-out characters (|corr| ≥ ${data.threshold}).`
       : `Unit ${unit} of the ${M.CELL_NAMES[cell]} is not interpretable with these features: its strongest ` +
         `correlation, with “${u.feature ? feature(u.feature).label : "none"}”, is ${u.r === null ? "undefined" : signed(u.r)}, ` +
         `below the ${data.threshold} that would name it.`;
     rTable.replaceChildren(
-      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "feature"), el("th", { scope: "col" }, "r"))),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "feature"), el("th", { scope: "col" }, "corr"))),
       el("tbody", {}, ...data.features.map((f, j) => el("tr", {},
         el("td", {}, f.label), el("td", { class: "rnn-num" }, row[j] === null ? "–" : signed(row[j]))))));
     // the passage, read from a zero state, coloured by the unit

@@ -27,7 +27,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import sys
 from pathlib import Path
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parent
 # import independent of the directory pytest is started from.)
 sys.path.insert(0, str(ROOT / "scripts"))
 from docs_source import SnippetsSuperfencesParser, imports_torch, load_mkdocs_yml  # noqa: E402
+from docs_outputs import compare, expected_output  # noqa: E402
 
 # (1) Paths are relative to this file; fnmatch's "*" also matches "/".
 collect_ignore_glob = [
@@ -161,3 +164,47 @@ def pytest_make_collect_report(collector):
     if _under_ci() and report.skipped:
         _fail_skip(report)
     return report
+
+
+# --------------------------------------------------------------------------
+# (4) The output a page shows is the output the code prints
+# --------------------------------------------------------------------------
+
+
+class _Capturing:
+    """A pytest-markdown-docs runner whose snippet's stdout goes to a buffer."""
+
+    def __init__(self, runner, buffer):
+        self.runner, self.buffer = runner, buffer
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    def runtest(self, *args, **kwargs):
+        with contextlib.redirect_stdout(self.buffer):
+            return self.runner.runtest(*args, **kwargs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A ```text block right after a doc snippet is its output: run the snippet
+    with stdout captured and compare (scripts/docs_outputs.py says how)."""
+    start = getattr(item, "start_line", None)
+    path = getattr(item, "path", None)
+    if start is None or path is None or path.suffix != ".md":
+        return (yield)
+    shown = expected_output(path, start - 1)  # start_line is the first line of code
+    if shown is None:
+        return (yield)
+    buffer = io.StringIO()
+    runner = item.runner  # pytest-markdown-docs runs it with pytest's capture suspended,
+    item.runner = _Capturing(runner, buffer)  # so capture inside the runner
+    try:
+        result = yield
+    finally:
+        item.runner = runner
+    problem = compare(shown, buffer.getvalue())
+    if problem:
+        raise AssertionError(f"{path.name}, the output shown under the block at line {start}: "
+                             f"{problem}")
+    return result

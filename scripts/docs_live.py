@@ -219,8 +219,9 @@ def _make(folder: Path, text: str, description: str) -> None:
         log.info("Live models' units analysed in %.1f s", time.perf_counter() - start)
     (folder / "units.json").write_text(json.dumps(units, separators=(",", ":")), "utf8")
     (folder / "bptt.json").write_text(json.dumps(_bptt(), separators=(",", ":")), "utf8")
+    counts = {"quotes": text.count('"'), "brackets": text.count("[")}
     (folder / "facts.json").write_text(json.dumps(dict(models=facts, corpus=description,
-                                                       chars=len(text)), indent=1), "utf8")
+                                                       chars=len(text), counts=counts), indent=1), "utf8")
 
 
 FILES = ("model-rnn.bin", "model-gru.bin", "units.json", "bptt.json")
@@ -243,7 +244,10 @@ class LiveData:
         return self._values
 
     def _make_values(self) -> dict:
+        counts = self.facts.get("counts", {})
         out = {"live_corpus": self.facts["corpus"],
+               "live_corpus_quotes": f"{counts.get('quotes', 0):,}",
+               "live_corpus_brackets": f"{counts.get('brackets', 0):,}",
                "live_K": str(self.facts["models"]["rnn"]["K"]),
                "live_analysis_chars": f"{self.units['chars']:,}",
                "live_threshold": f"{self.units['threshold']:g}"}

@@ -245,7 +245,13 @@ class LiveData:
 
     def _make_values(self) -> dict:
         counts = self.facts.get("counts", {})
-        out = {"live_corpus": self.facts["corpus"],
+        bptt = json.loads(self.files[f"{SITE_DIR}/bptt.json"])
+        stepper, slider = bptt["stepper"], bptt["slider"]
+        out = {
+               "live_stepper_H": str(len(stepper["b"])),
+               "live_stepper_letters": ", ".join(f"*{ch}*" for ch in stepper["vocab"]),
+               "live_stepper_text": stepper["text"],
+               "live_slider_H": str(len(slider["b"])), "live_slider_tau": str(len(slider["text"]) - 1),"live_corpus": self.facts["corpus"],
                "live_corpus_quotes": f"{counts.get('quotes', 0):,}",
                "live_corpus_brackets": f"{counts.get('brackets', 0):,}",
                "live_K": str(self.facts["models"]["rnn"]["K"]),

@@ -121,6 +121,8 @@ def live_data(tmp_path, r_rnn):
     for name in docs_live.FILES:
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "units.json").write_text(json.dumps(units))
+    (tmp_path / "bptt.json").write_text(json.dumps({"stepper": {"b": [0, 0, 0], "vocab": "ehlo", "text": "hello"},
+                                                    "slider": {"b": [0] * 4, "text": "abcde"}}))
     facts = dict(K=67, H=3, params=10, steps=5, seq_len=4, batch=2, seconds=1.0, val_loss=2.0, bytes=2000)
     (tmp_path / "facts.json").write_text(json.dumps({"models": {"rnn": facts}, "corpus": "c"}))
     return docs_live.LiveData(tmp_path)
@@ -136,6 +138,8 @@ def test_prose_tables_and_summaries(tmp_path):
     values = data.values()
     assert values["live_rnn_bits"] == f"{2.0 / math.log(2):.2f}" and values["live_rnn_chars"] == "40"
     assert values["live_named_kinds"].startswith("Of the 1 named units of the two models, 1 follow")
+    assert (values["live_stepper_H"], values["live_stepper_letters"], values["live_slider_tau"]) == \
+        ("3", "*e*, *h*, *l*, *o*", "4")
     quiet = live_data(tmp_path, [[0.1, 0.2, None]])
     assert quiet.named_summary("rnn") == "none of its 1 units reaches |corr| ≥ 0.5"
     assert quiet.values()["live_named_kinds"] == "Neither model has a unit that reaches the threshold."

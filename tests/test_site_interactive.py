@@ -459,7 +459,9 @@ def test_bptt_stepper_equals_rnn_backward(site, server, browser):
         page.get_by_role("button", name="Undo a step").click()
         page.wait_for_selector("[data-rnn-widget='bptt-stepper'][data-done='3']")
         box.fill("hx")
-        assert "not: “x”" in page.locator("[data-rnn-widget='bptt-stepper'] .rnn-live__note").inner_text()
+        note = page.locator("[data-rnn-widget='bptt-stepper'] .rnn-live__note").inner_text()
+        assert "not: “x”" in note and "Use 2 to 9 of the letters" in note  # as the page's prose says
+        assert "(2 to 9 of them)" in (site / BPTT / "index.html").read_text("utf8")
         check_clean(watcher)
     finally:
         context.close()

@@ -298,22 +298,26 @@ class LiveData:
                             f"changes in this text | – |")
                 continue
             _, unit, r = max(col)
-            rows.append(f"| {f['label']} | {f['definition']} | {share} | {unit} | {r:+.2f} |")
+            rows.append(f"| {f['label']} | {f['definition']} | {share} | {unit} | {signed(r)} |")
         return "\n".join(rows)
 
     def named_summary(self, model: str) -> str:
+        """"8 of the 128 units reach |corr| ≥ 0.5: a space: unit 52 (+0.65), ...; a vowel: ..."."""
         m = self.units["models"][model]
         named = [u for u in m["units"] if u["interpretable"]]
-        by = {}
-        for u in named:
-            by.setdefault(u["feature"], []).append(u)
-        parts = [f"{self._feature_label(k)} ({len(v)}: "
-                 + ", ".join(f"unit {u['unit']}, corr = {u['r']:+.2f}" for u in sorted(v, key=lambda u: -abs(u['r'])))
-                 + ")" for k, v in sorted(by.items(), key=lambda kv: -max(abs(u["r"]) for u in kv[1]))]
+        threshold = f"|corr| ≥ {self.units['threshold']:g}"
         if not named:
-            return f"none of its {len(m['units'])} units reaches |corr| ≥ {self.units['threshold']:g}"
-        return (f"{len(named)} of its {len(m['units'])} units reach |corr| ≥ {self.units['threshold']:g}: "
-                + "; ".join(parts))
+            return f"none of the {len(m['units'])} units reaches {threshold}"
+        by = {}
+        for u in sorted(named, key=lambda u: -abs(u["r"])):
+            by.setdefault(u["feature"], []).append(f"unit {u['unit']} ({signed(u['r'])})")
+        return (f"{len(named)} of the {len(m['units'])} units reach {threshold}: "
+                + "; ".join(f"{self._feature_label(k)}: {', '.join(v)}" for k, v in by.items()))
+
+
+def signed(r: float) -> str:
+    """+0.65, −0.56: with a real minus sign, as the figures write it."""
+    return f"{r:+.2f}".replace("-", "−")
 
 
 class LiveDataError(RuntimeError):

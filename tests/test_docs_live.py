@@ -132,16 +132,16 @@ def test_prose_tables_and_summaries(tmp_path):
     data = live_data(tmp_path, [[0.7, -0.1, None], [0.2, -0.4, None], [-0.1, 0.3, None]])
     table = data.units_table("rnn").split("\n")
     assert table[2].startswith("| a space |") and table[2].endswith("| 15.0 % | 0 | +0.70 |")
-    assert table[3].endswith("| mean 19.7 | 1 | -0.40 |")
+    assert table[3].endswith("| mean 19.7 | 1 | −0.40 |")
     assert "none: the feature never changes" in table[4]
-    assert data.named_summary("rnn") == "1 of its 3 units reach |corr| ≥ 0.5: a space (1: unit 0, corr = +0.70)"
+    assert data.named_summary("rnn") == "1 of the 3 units reach |corr| ≥ 0.5: a space: unit 0 (+0.70)"
     values = data.values()
     assert values["live_rnn_bits"] == f"{2.0 / math.log(2):.2f}" and values["live_rnn_chars"] == "40"
     assert values["live_named_kinds"].startswith("Of the 1 named units of the two models, 1 follow")
     assert (values["live_stepper_H"], values["live_stepper_letters"], values["live_slider_tau"]) == \
         ("3", "*e*, *h*, *l*, *o*", "4")
     quiet = live_data(tmp_path, [[0.1, 0.2, None]])
-    assert quiet.named_summary("rnn") == "none of its 1 units reaches |corr| ≥ 0.5"
+    assert quiet.named_summary("rnn") == "none of the 1 units reaches |corr| ≥ 0.5"
     assert quiet.values()["live_named_kinds"] == "Neither model has a unit that reaches the threshold."
 
 

@@ -372,7 +372,7 @@ def test_units_tables_in_the_prose_are_the_builds(site):
             row = f"<td>{f['label']}</td>"
             assert row in html
             assert re.search(re.escape(row) + r".*?<td>" + str(unit) + r"</td>\s*<td>" +
-                             re.escape(f"{r[unit, j]:+.2f}") + "</td>", html, re.S), (cell, f["name"])
+                             re.escape(f"{r[unit, j]:+.2f}".replace("-", "−")) + "</td>", html, re.S), (cell, f["name"])
 
 
 # --------------------------------------------------------------------------

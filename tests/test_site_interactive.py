@@ -165,30 +165,23 @@ def reference_sample(params, vocab, text, n, temperature, seed):
     return "".join(out)
 
 
-def test_mulberry32_matches_its_published_values():
-    """The Python generator is the JavaScript one: first outputs for seed 0 and 1
-    computed from the algorithm by hand-checked 32-bit arithmetic."""
-    def js(seed, n):
-        # a second, independent transcription: signed 32-bit values as JavaScript holds them
-        def i32(x):
-            x &= 0xFFFFFFFF
-            return x - (1 << 32) if x & 0x80000000 else x
-
-        def imul(x, y):
-            return i32((x & 0xFFFFFFFF) * (y & 0xFFFFFFFF))
-
-        a, out = seed & 0xFFFFFFFF, []
-        for _ in range(n):
-            a = (a + 0x6D2B79F5) & 0xFFFFFFFF
-            t = a
-            t = imul(t ^ ((t & 0xFFFFFFFF) >> 15), i32(t) | 1)
-            t = i32(t) ^ i32(t + imul(t ^ ((t & 0xFFFFFFFF) >> 7), i32(t) | 61))
-            out.append(((t ^ ((t & 0xFFFFFFFF) >> 14)) & 0xFFFFFFFF) / 4294967296)
-        return out
-
-    for seed in (0, 1, 7, 2**32 - 1):
-        g = mulberry32(seed)
-        assert [next(g) for _ in range(50)] == js(seed, 50)
+def test_the_python_generator_is_the_pages(server, browser, build):
+    """mulberry32 above gives the numbers of the page's own module, for seeds at
+    the edges of 32 bits (the sampling test then relies on it)."""
+    context, page, watcher = open_page(browser, server, LIVE)
+    try:
+        module = urljoin(server.url, "javascripts/interactive/model.js")
+        seeds = [0, 1, 7, 2**31 - 1, 2**31, 2**32 - 1]
+        got = page.evaluate("""async ([url, seeds]) => {
+            const M = await import(url);
+            return seeds.map((s) => { const next = M.mulberry32(s); return Array.from({length: 200}, next); });
+        }""", [module, seeds])
+        for seed, numbers in zip(seeds, got):
+            g = mulberry32(seed)
+            assert numbers == [next(g) for _ in range(200)], seed
+        check_clean(watcher)
+    finally:
+        context.close()
 
 
 def test_live_model_sampling_is_seeded(site, server, browser):

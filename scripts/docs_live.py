@@ -156,6 +156,7 @@ def _analyse(exports: dict, val_text: str, val_fraction: float) -> dict:
         r = units.correlations(acts, F)
         named = units.name_units(r, names)
         models[name] = dict(
+            change=float(np.abs(np.diff(acts, axis=0)).mean()),  # mean |h_i(t) - h_i(t-1)|
             r=[[None if math.isnan(v) else round(float(v), 4) for v in row] for row in r],
             units=[dict(unit=u.unit, feature=u.feature, r=None if math.isnan(u.r) else round(u.r, 4),
                         interpretable=u.interpretable) for u in named],
@@ -267,6 +268,7 @@ class LiveData:
                 f"live_{name}_kb": f"{f['bytes'] / 1000:.0f}",
                 f"live_units_{name}": self.units_table(name),
                 f"live_named_{name}": self.named_summary(name),
+                f"live_{name}_change": f"{self.units['models'][name]['change']:.3f}",
             })
         out["live_named_kinds"] = self.named_kinds()
         return out

@@ -114,7 +114,7 @@ def live_data(tmp_path, r_rnn):
 
     r = np.array([[np.nan if v is None else v for v in row] for row in r_rnn])
     units = dict(threshold=0.5, chars=1000, features=features, passages=[],
-                 models={"rnn": dict(r=r_rnn, units=[dict(unit=u.unit, feature=u.feature,
+                 models={"rnn": dict(change=0.25, r=r_rnn, units=[dict(unit=u.unit, feature=u.feature,
                                                           r=None if math.isnan(u.r) else u.r,
                                                           interpretable=u.interpretable)
                                                      for u in name_units(r, names)])})

@@ -319,7 +319,10 @@ def test_units_page_shows_the_packages_numbers(site, server, browser):
     try:
         for cell in ("rnn", "gru"):
             params, vocab_m, _ = exported(site, cell)
-            r = correlations(hidden_states(params, vocab_m.encode(analysed))[0], F)
+            acts = hidden_states(params, vocab_m.encode(analysed))[0]
+            r = correlations(acts, F)
+            assert data["models"][cell]["change"] == pytest.approx(np.abs(np.diff(acts, axis=0)).mean(),
+                                                                   rel=1e-9)
             stored = np.array([[np.nan if v is None else v for v in row] for row in data["models"][cell]["r"]])
             np.testing.assert_allclose(stored, r, atol=1e-4, equal_nan=True)
             assert [u["interpretable"] for u in data["models"][cell]["units"]] == \

@@ -23,6 +23,10 @@ later, without an edit to this file:
   progress lines), and cached by mkdocs-jupyter under a folder named after a
   hash of src/ and those settings, so a change to the package re-runs them.
 * Search previews without TeX source or notebook noise (scripts/docs_search.py).
+* The interactive pages' data: two character models trained and exported,
+  what their units track, the BPTT figures' numbers (scripts/docs_live.py,
+  cached in .cache/live/ under a hash of src/ and the settings), published
+  under interactive/data/; their facts fill the pages' {{ rnn.live_* }}.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 import docs_api
+import docs_live
 import docs_notebooks
 import docs_render
 import docs_search
@@ -171,6 +176,7 @@ def _key_notebook_cache(config, root: Path = ROOT) -> None:
 
 
 api_names = docs_api.ApiNames()
+live: docs_live.LiveData | None = None  # set by on_config
 
 
 def on_config(config, **kwargs):
@@ -186,6 +192,11 @@ def on_config(config, **kwargs):
     paths = [str(NOTEBOOK_ENV)] + [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
     os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(dict.fromkeys(paths))
     _key_notebook_cache(config)
+    global live
+    try:
+        live = docs_live.ensure()
+    except docs_live.LiveDataError as exc:
+        raise PluginError(str(exc)) from None
     if config.nav is not None and not any(
         isinstance(e, dict) and docs_api.NAV_TITLE in e for e in config.nav
     ):
@@ -200,6 +211,8 @@ def on_config(config, **kwargs):
 
 def on_files(files, config, **kwargs):
     for path, content in docs_api.pages(api_names).items():
+        files.append(File.generated(config, path, content=content))
+    for path, content in live.files.items():
         files.append(File.generated(config, path, content=content))
     return files
 
@@ -240,6 +253,7 @@ def _build_values(config) -> dict[str, str]:
         "site_url": config.site_url or "",
         "repo_url": config.repo_url or config.site_url or "",
         "year": str(datetime.date.today().year),
+        **live.values(),
     }
 
 

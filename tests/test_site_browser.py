@@ -28,66 +28,20 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin
 
 import pytest
 
 from docs_api import REFERENCE_DIR
-from site_helpers import LOCAL_HOSTS, built_pages
+from site_helpers import DESKTOP, PHONE, WEIGHT, built_pages
+from site_helpers import axe_scan as _axe
+from site_helpers import axe_source as _axe_source
+from site_helpers import open_context as _context
+from site_helpers import toggle_palette as _toggle_palette
 
 API_DIR = REFERENCE_DIR + "/"
 
-AXE_IMPACTS = ("serious", "critical")
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 MIN_PLOT_SCALE = 0.4  # displayed width / pixel width of a plot: 9 pt text at 200 dpi stays >= 10 px
-
-
-def _is_external(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname not in LOCAL_HOSTS
-
-
-class PageWatcher:
-    """Records, per page, everything that must not happen."""
-
-    def __init__(self, page):
-        self.page = page
-        self.reset()
-        page.on("console", self._console)
-        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
-        page.on("requestfailed", self._failed)
-        page.on("response", self._response)
-
-    def reset(self, allow_404: str | None = None):
-        self.external: list[str] = []
-        self.errors: list[str] = []
-        self.allow_404 = allow_404
-
-    def _console(self, msg):
-        if msg.type == "error" and not (self.allow_404 and "404" in msg.text):
-            self.errors.append(f"console error: {msg.text} @ {msg.location}")
-
-    def _failed(self, request):
-        if not _is_external(request.url):  # external ones are aborted on purpose
-            self.errors.append(f"request failed: {request.url} ({request.failure})")
-
-    def _response(self, response):
-        if response.status >= 400 and response.url != self.allow_404:
-            self.errors.append(f"HTTP {response.status}: {response.url}")
-
-    def route(self, route):
-        self.external.append(route.request.url)
-        route.abort()
-
-
-def _context(browser, **kwargs):
-    context = browser.new_context(viewport=DESKTOP, **kwargs)
-    page = context.new_page()
-    watcher = PageWatcher(page)
-    context.route(_is_external, watcher.route)
-    return context, page, watcher
 
 
 # --------------------------------------------------------------------------
@@ -191,15 +145,6 @@ OVERFLOW = """
 }
 """
 
-# Bytes the page needed (document and every resource, cached or not), and its timing.
-WEIGHT = """
-() => {
-  const nav = performance.getEntriesByType('navigation')[0];
-  const res = performance.getEntriesByType('resource');
-  const bytes = (nav ? nav.decodedBodySize : 0) + res.reduce((s, r) => s + (r.decodedBodySize || 0), 0);
-  return {bytes, requests: res.length + 1, load_ms: nav ? nav.loadEventEnd - nav.startTime : 0};
-}
-"""
 
 
 # What a page is made of, for choosing where the dark-mode contrast scan runs:
@@ -209,33 +154,6 @@ PAGE_KIND = """
 () => ['.jupyter-wrapper', '.doc-contents', '.tabbed-set', '.admonition, details']
       .map(sel => document.querySelector('.md-content ' + sel) ? 1 : 0).join('')
 """
-
-
-def _axe_source() -> str:
-    """axe-core, as shipped by the axe-playwright-python package (test extra)."""
-    axe = pytest.importorskip("axe_playwright_python", reason="pip install axe-playwright-python")
-    return (Path(axe.__file__).parent / "axe.min.js").read_text("utf8")
-
-
-def _axe(page, axe_js: str, rules: list[str] | None = None) -> list[dict]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=axe_js)
-    options = {"resultTypes": ["violations"]}
-    if rules:
-        options["runOnly"] = {"type": "rule", "values": rules}
-    result = page.evaluate("async (o) => await axe.run(document, o)", options)
-    return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"],
-         "nodes": [n["target"] for n in v["nodes"][:3]]}
-        for v in result["violations"] if v["impact"] in AXE_IMPACTS
-    ]
-
-
-def _toggle_palette(page, scheme: str) -> None:
-    """Click the header's light/dark toggle; wait until ``scheme`` is active."""
-    page.locator("form[data-md-component=palette] label:visible").first.click()
-    page.wait_for_function(f"document.body.getAttribute('data-md-color-scheme') === '{scheme}'",
-                           timeout=5_000)
 
 
 @dataclass

@@ -16,7 +16,9 @@ The data path, one module a step::
 
 Around it: rnn.truncation (what truncated BPTT keeps, and its variants),
 rnn.dynamics (how far back the gradient reaches), rnn.tasks (synthetic tasks
-with a known answer), rnn.initializers (initialisation schemes).
+with a known answer), rnn.initializers (initialisation schemes), rnn.export
+(a model as one file a web page runs), rnn.units (what single hidden units
+track).
 
 Beyond the language model, on the same layer protocol::
 
@@ -69,6 +71,8 @@ _SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data"
                # beyond the language model
                "masking", "classify", "bidirectional", "attention", "seq2seq", "beam", "exposure",
                "tasks", "demos", "plotting",
+               # the interactive pages: models for the browser, what units track
+               "export", "units",
                # to and from PyTorch (imports torch only when one of its functions runs)
                "torch_bridge"}
 

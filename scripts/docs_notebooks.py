@@ -57,15 +57,17 @@ def absolutize_links(markdown: str, resolve: Callable[[str], str | None]) -> str
     return RE_LINK.sub(repl, markdown)
 
 
-def header_cell(*, title: str, page_url: str, repo_url: str | None, needs_torch: bool, kind: str):
+def header_cell(*, title: str, page_url: str, repo_url: str | None, torch_cells: list, kind: str):
+    """The notebook's first cell after the title: where it comes from and what
+    it needs (PyTorch only if ``torch_cells``, the code cells that import it)."""
     import nbformat
 
     repo = f"[the repository]({repo_url})" if repo_url else "the repository"
-    torch = (
-        f" The cells tagged `PyTorch` also need PyTorch (CPU build: `{TORCH_CPU}`)."
-        if needs_torch
-        else ""
-    )
+    torch = ""
+    if torch_cells:
+        in_tabs = all("PyTorch" in c.metadata.get("tags", []) for c in torch_cells)
+        who = "The cells tagged `PyTorch` also need" if in_tabs else "It also needs"
+        torch = f" {who} PyTorch (CPU build: `{TORCH_CPU}`)."
     text = (
         f"*This notebook is {kind} [{title}]({page_url}), a page of the site "
         f"*Recurrent networks and backpropagation through time, from scratch*. "
@@ -134,8 +136,8 @@ def chapter_notebook(
             prose.append(text if line.strip() else "")
         k += 1
     flush()
-    needs_torch = any(c.cell_type == "code" and imports_torch(c.source) for c in cells)
-    about = header_cell(title=title, page_url=page_url, repo_url=repo_url, needs_torch=needs_torch,
+    torch_cells = [c for c in cells if c.cell_type == "code" and imports_torch(c.source)]
+    about = header_cell(title=title, page_url=page_url, repo_url=repo_url, torch_cells=torch_cells,
                         kind="generated from the chapter")
     first = 1 if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# ") else 0
     if first:  # keep the title first: split it off the first prose cell
@@ -158,8 +160,8 @@ def jupytext_notebook(path: Path, *, title: str, page_url: str, repo_url: str | 
         cell.id = f"cell-{i}"
         if cell.cell_type == "markdown":
             cell.source = absolutize_links(cell.source, resolve_link)
-    needs_torch = any(c.cell_type == "code" and imports_torch(c.source) for c in nb.cells)
-    about = header_cell(title=title, page_url=page_url, repo_url=repo_url, needs_torch=needs_torch,
+    torch_cells = [c for c in nb.cells if c.cell_type == "code" and imports_torch(c.source)]
+    about = header_cell(title=title, page_url=page_url, repo_url=repo_url, torch_cells=torch_cells,
                         kind="the source of")
     first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ") else 0
     nb.cells.insert(first, about)

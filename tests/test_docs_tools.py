@@ -163,6 +163,16 @@ def test_chapter_notebook(tmp_path):
     assert "torch.nn" not in prose
 
 
+def test_chapter_notebook_says_which_cells_need_torch():
+    def header(page):
+        nb = chapter_notebook(page, title="P", page_url="u", repo_url=None, resolve_link=lambda t: None)
+        return nb.cells[1].source
+
+    tabs = PAGE.replace("    r = z + z", "    import torch\n    r = z + z")
+    assert "The cells tagged `PyTorch` also need PyTorch" in header(tabs)
+    assert "It also needs PyTorch" in header(PAGE.replace("w = 5", "import torch\nw = 5"))
+
+
 def test_chapter_notebook_expands_includes():
     page = '# P\n\n```python\n--8<-- "src/rnn/rnn_cell.py:step"\n```\n'
     nb = chapter_notebook(page, title="P", page_url="u", repo_url="https://github.com/o/r",

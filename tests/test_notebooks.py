@@ -5,11 +5,13 @@ The chapters' notebooks are generated at build time from their Markdown
 top to bottom: a chapter whose blocks only work as separate tests, or whose
 generated notebook is broken, fails. The executed notebook pages' downloads
 are their jupytext sources, which the build itself has just executed; here
-their code is checked to be exactly that source.
+their code is checked to be exactly that source, which names no file of
+the repository (it must run wherever a reader saves it).
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 
@@ -75,3 +77,25 @@ def test_notebook_pages_download_their_source(build, mkdocs_config):
         assert [c.source for c in nb.cells if c.cell_type == "code"] == [
             c.source for c in original.cells if c.cell_type == "code"], f"{path.name} differs from docs/{src}"
         assert path.suffix == ".ipynb" and not (path.parent / (path.stem + ".py")).exists()
+
+
+def test_notebook_sources_need_no_file_of_the_repository():
+    """A downloaded notebook runs wherever the reader saves it: no string in
+    its code names a file of the repository (the build runs the notebooks
+    from the repository root, so such a path would work there and nowhere
+    else; a plot style is the build's business, scripts/notebook_env)."""
+    import io
+    import tokenize
+
+    import jupytext
+
+    problems = []
+    for path in sorted((ROOT / "docs").rglob("*.py")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            for tok in tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline):
+                if tok.type == tokenize.STRING and re.search(
+                        r"(docs|scripts|src|tests)/|\.mplstyle|matplotlibrc", tok.string):
+                    problems.append(f"{path.relative_to(ROOT)}: {tok.string} (line {tok.start[0]} of a cell)")
+    assert not problems, "\n".join(problems)

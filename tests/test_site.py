@@ -314,3 +314,49 @@ def test_plots_are_sized_for_the_page_and_transparent(build):
     assert pngs, "no notebook plots found"
     assert not problems, "\n".join(problems)
 
+
+def _luminance(rgb):
+    """WCAG relative luminance of sRGB values in [0, 1]."""
+    import numpy as np
+
+    c = np.asarray(rgb, dtype=float)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a, b):
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+WHITE = (1.0, 1.0, 1.0)  # Material's default background
+SLATE = (30 / 255, 33 / 255, 41 / 255)  # its dark background, hsl(225deg, 15%, 14%)
+
+
+def test_plot_text_reads_in_both_themes(build):
+    """The plots' text and axes are black (scripts/notebook_env/matplotlibrc),
+    which the dark theme inverts to white (docs/stylesheets/extra.css; the
+    browser test checks the filter): at least 4.5:1 on both backgrounds.
+    A notebook that draws its text in grey (3.5-4.5:1 on one of them) fails:
+    every plot must hold a good number of opaque, colourless pixels that are
+    that dark, the cores of its glyphs and axes."""
+    import matplotlib.image
+    import numpy as np
+
+    assert build.returncode == 0, "site did not build"
+    darkest_text = 0.15  # a grey level; its contrast, both themes:
+    ink = (darkest_text,) * 3
+    inverted = tuple(1 - v for v in ink)
+    assert _contrast(ink, WHITE) >= 4.5 and _contrast(inverted, SLATE) >= 4.5
+    assert _contrast((0.533,) * 3, WHITE) < 4.5  # #888888, the grey of the plots before
+    problems = []
+    for rel, png in _notebook_pngs(build.site):
+        img = matplotlib.image.imread(io.BytesIO(png), format="png")
+        rgb, alpha = img[..., :3], img[..., 3]
+        grey = (rgb.max(axis=-1) - rgb.min(axis=-1)) < 0.05
+        dark = (alpha > 0.99) & grey & (rgb.max(axis=-1) <= darkest_text)
+        if dark.sum() < 500:
+            problems.append(f"/{rel}: a plot with only {dark.sum()} opaque pixels of dark, colourless "
+                            "ink: is its text grey? (draw text and axes in the matplotlibrc's black)")
+    assert not problems, "\n".join(problems)
+

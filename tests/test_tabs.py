@@ -15,11 +15,17 @@ pytest-markdown-docs runs every tab as an ordinary block too. Since it
 chains a continuation block after *all* earlier blocks, including the other
 tabs of the group, a group must end its chain: the next Python block of the
 page must not be a continuation (test_a_tab_group_ends_its_chain).
+
+Every chapter with model code (a page that includes package source with
+``--8<-- "src/rnn/..."`` or whose tested blocks import ``rnn``) has at least
+one group, except the pages of NO_TABS, each with the reason a PyTorch twin
+makes no sense there (test_every_chapter_with_model_code_has_tabs).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,22 +71,29 @@ GROUPS = all_groups()
 
 
 def assigned_names(code: str) -> set[str]:
-    """Names bound at the top level of ``code`` (assignments, for-loop targets, imports excluded)."""
+    """Names bound at the module level of ``code``: assignments and loop or
+    ``with`` targets, also inside ``for``/``while``/``if``/``with``/``try``
+    blocks (imports, function bodies and throwaways like ``_`` excluded)."""
     names: set[str] = set()
-    for node in ast.parse(code).body:
-        targets = []
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, (ast.For, ast.With)):
-            targets = [node.target] if isinstance(node, ast.For) else [i.optional_vars for i in node.items if i.optional_vars]
-            for inner in node.body:
-                names |= assigned_names(ast.unparse(inner))
-        for t in targets:
-            for n in ast.walk(t):
-                if isinstance(n, ast.Name) and not n.id.startswith("_"):  # not throwaways like _
-                    names.add(n.id)
+
+    def visit(statements):
+        for node in statements:
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+                targets = [node.target]
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in node.items if i.optional_vars]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name) and not n.id.startswith("_"))
+            for field in ("body", "orelse", "finalbody"):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    visit(getattr(node, field, []))
+            for handler in getattr(node, "handlers", []):
+                visit(handler.body)
+
+    visit(ast.parse(code).body)
     return names
 
 
@@ -99,15 +112,20 @@ def run_tab(block: CodeBlock, where: str) -> dict:
     return namespace
 
 
-def compare(group: Group) -> tuple[list[str], list[str]]:
-    """Run every tab of the group; return (names compared, problems)."""
+def compare(group: Group) -> tuple[list[str], list[str], float]:
+    """Run every tab of the group; return (names compared, problems, the
+    largest difference found, relative to each array's largest entry)."""
     results = {}
     for title, block in group.tabs.items():
         results[title] = (run_tab(block, f"{group.page} [{title} tab]"), assigned_names(block.fence.code))
     common = set.intersection(*(names for _, names in results.values()))
     (ref_title, (ref, _)), *others = results.items()
-    compared, problems = [], []
+    compared, problems, worst = [], [], 0.0
     for name in sorted(common):
+        unbound = [title for title, (ns, _) in results.items() if name not in ns]
+        if unbound:  # assigned in a branch that did not run
+            problems.append(f"{name!r} is assigned in every tab but not bound after the {unbound} tab ran")
+            continue
         a = as_array(ref[name])
         for title, (ns, _) in others:
             b = as_array(ns[name])
@@ -122,6 +140,7 @@ def compare(group: Group) -> tuple[list[str], list[str]]:
             else:
                 scale = max(float(np.max(np.abs(a))) if a.size else 0.0, 1e-300)
                 err = float(np.max(np.abs(a - b))) / scale if a.size else 0.0
+                worst = max(worst, err)
                 if err > 1e-9:
                     problems.append(f"{name!r} differs between the {ref_title} and {title} tabs "
                                     f"by {err:.1e} of its largest entry")
@@ -130,16 +149,21 @@ def compare(group: Group) -> tuple[list[str], list[str]]:
     if not compared and not problems:
         problems.append(f"the tabs {list(group.tabs)} share no number, array or tensor, so nothing "
                         "is compared; give the results the same names in every tab")
-    return compared, problems
+    return compared, problems, worst
+
+
+WORST: dict[str, float] = {}  # group id -> largest difference, for the report
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=[g.id for g in GROUPS])
 def test_tabs_compute_the_same(group):
     if any(imports_torch(b.source) for b in group.tabs.values()):
         pytest.importorskip("torch")
-    compared, problems = compare(group)
+    compared, problems, worst = compare(group)
     assert not problems, f"{group.id}: " + "; ".join(problems)
-    print(f"{group.id}: {', '.join(compared)} agree in tabs {', '.join(group.tabs)}")
+    WORST[group.id] = worst
+    print(f"{group.id}: {', '.join(compared)} agree in tabs {', '.join(group.tabs)} "
+          f"(largest difference {worst:.0e} of the largest entry)")
 
 
 def test_the_comparison_catches_a_difference(tmp_path):
@@ -165,8 +189,9 @@ def test_the_comparison_catches_a_difference(tmp_path):
             ```
         """))
     groups, _ = _page_groups(page, tmp_path)
-    compared, problems = compare(groups[0])
+    compared, problems, worst = compare(groups[0])
     assert compared == ["y"] and len(problems) == 1 and "'s' differs" in problems[0]
+    assert worst == pytest.approx(1e-3 / 12)  # s = 12 in tab A
 
 
 def test_a_tab_group_ends_its_chain():
@@ -182,16 +207,65 @@ def test_a_tab_group_ends_its_chain():
     assert not problems, "\n".join(problems)
 
 
-def test_tab_report(terminal_summary):
-    """How many groups there are, and which chapters with package code have none."""
+# Chapters with model code that have no NumPy/PyTorch tabs, and why.
+NO_TABS = {
+    "index.md": "the home page: its one block tours the layer protocol of all three cells; "
+                "the chapters it links to hold each cell's tabs",
+    "notation.md": "a reference of symbols and shapes: its blocks check the shapes the "
+                   "notation promises, they compute nothing a PyTorch twin would confirm",
+    "gradcheck.md": "its PyTorch section is itself one of the chapter's checks: it prints the "
+                    "relative errors of the loss and every gradient against float64 nn.RNN + "
+                    "Linear + cross_entropy, since how far two computations of a gradient may "
+                    "differ is what the chapter teaches; bptt.md's tabs compute the same "
+                    "gradients by autograd",
+    "reliability.md": "checkpoint files, signals and memory budgets: package machinery with "
+                      "no PyTorch counterpart to compare",
+    "train-your-own.md": "the rnn train / rnn sample command line; the training step in PyTorch "
+                         "is char-rnn.md's tabs, continuing training in PyTorch is to-pytorch.md",
+    "to-pytorch.md": "the page is the bridge itself: every block moves a model between the "
+                     "package and torch and checks the two sides against each other",
+}
+
+RE_IMPORTS_RNN = re.compile(r"^\s*(import rnn\b|from rnn\b)", re.M)
+
+
+def has_model_code(path: Path) -> bool:
+    """Does the page include package source, or import rnn in a tested block?"""
+    text = path.read_text("utf8")
+    if '--8<-- "src/rnn/' in text:
+        return True
+    blocks = code_blocks(text.split("\n"))
+    return any(b.fence.is_tested and RE_IMPORTS_RNN.search(b.fence.code) for b in blocks)
+
+
+def test_every_chapter_with_model_code_has_tabs(terminal_summary):
     assert GROUPS, "no content-tab groups in docs/: the NumPy/PyTorch tabs are gone"
-    pages_with_tabs = {g.page for g in GROUPS}
+    pages = {p.relative_to(DOCS).as_posix(): p for p in sorted(DOCS.rglob("*.md"))}
+    with_code = {rel for rel, p in pages.items() if has_model_code(p)}
+    with_tabs = {g.page for g in GROUPS}
+    missing = sorted(with_code - with_tabs - set(NO_TABS))
+    stale = sorted(rel for rel in NO_TABS if rel not in with_code or rel in with_tabs)
     torch_pages = {g.page for g in GROUPS if any(imports_torch(b.fence.code) for b in g.tabs.values())}
-    no_tabs = sorted(
-        p.relative_to(DOCS).as_posix()
-        for p in DOCS.rglob("*.md")
-        if '--8<-- "src/rnn/' in p.read_text("utf8") and p.relative_to(DOCS).as_posix() not in pages_with_tabs
-    )
-    terminal_summary.append(
-        f"tabs: {len(GROUPS)} NumPy/PyTorch groups on {len(pages_with_tabs)} pages "
-        f"({len(torch_pages)} with PyTorch); pages including package code without tabs: {no_tabs or 'none'}")
+    line = (f"tabs: {len(GROUPS)} NumPy/PyTorch groups on {len(with_tabs)} pages "
+            f"({len(torch_pages)} with PyTorch); {len(with_code)} pages with model code, "
+            f"{len(NO_TABS)} of them without tabs by design ({', '.join(sorted(NO_TABS))})")
+    if WORST:
+        page, worst = max(WORST.items(), key=lambda kv: kv[1])
+        line += f"; largest difference between tabs {worst:.0e} of the largest entry ({page})"
+    terminal_summary.append(line)
+    assert not missing, (
+        f"pages with model code but no NumPy/PyTorch tab group: {missing}. Add a group "
+        "(=== \"NumPy\" / === \"PyTorch\") computing the page's model both ways, or add the "
+        "page to NO_TABS in tests/test_tabs.py with the reason a PyTorch twin makes no sense")
+    assert not stale, (f"NO_TABS lists {stale}, which have no model code or do have tabs: "
+                       "remove them from the list")
+
+
+def test_model_code_is_recognised(tmp_path):
+    included = tmp_path / "a.md"
+    included.write_text('```python\n--8<-- "src/rnn/rnn_cell.py:forward"\n```\n')
+    imported = tmp_path / "b.md"
+    imported.write_text("```{.python continuation}\nimport numpy as np\nfrom rnn import rnn_step\n```\n")
+    untested = tmp_path / "c.md"
+    untested.write_text("```{.python notest}\nimport rnn\n```\n\n```console\n$ rnn train\n```\n")
+    assert has_model_code(included) and has_model_code(imported) and not has_model_code(untested)

@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 import rnn  # noqa: E402
 from rnn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from rnn.model import CELLS  # noqa: E402
-from rnn.torch_bridge import TORCH_GATES, from_torch, load_torch, save_torch_checkpoint, to_torch  # noqa: E402
+from rnn.torch_bridge import (TORCH_GATES, from_torch, layer_state_dict, load_torch,  # noqa: E402
+                              save_torch_checkpoint, to_torch)
 from torch_models import params_from_torch  # noqa: E402
 
 CELL_NAMES = sorted(TORCH_GATES)
@@ -96,6 +97,28 @@ def test_round_trips(cell, layers):
     logits = out(mod(x)[0]).detach().numpy()
     o_ref, _ = rnn.forward(from_torch(mod, out), ids)
     np.testing.assert_allclose(o_ref, logits, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_layer_state_dict_loads_one_layer_anywhere(cell):
+    """Each direction of a bidirectional torch layer, read out by the tests' own
+    mapping (torch_beyond.layer_params) and loaded back by layer_state_dict into
+    a fresh module, under a prefix and a suffix: the same outputs."""
+    from torch_beyond import layer_params, recurrent
+
+    D = 4
+    mod = recurrent(torch, cell, D, H, seed=7, bidirectional=True)  # two biases per gate, torch's own
+    params = {**layer_params(mod, cell, prefix="fwd."),
+              **layer_params(mod, cell, prefix="bwd.", suffix="_reverse"), "other": np.zeros(3)}
+    fresh = type(mod)(D, H, bidirectional=True, dtype=torch.float64)
+    fresh.load_state_dict({**layer_state_dict(params, cell, prefix="fwd."),
+                           **layer_state_dict(params, cell, prefix="bwd.", suffix="_l0_reverse")})
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((T, B, D)))
+    np.testing.assert_allclose(fresh(x)[0].detach().numpy(), mod(x)[0].detach().numpy(),
+                               rtol=1e-12, atol=1e-13)
+    assert not any(fresh.bias_hh_l0[: (2 * H if cell == "gru" else None)])  # one bias, in bias_ih
+    with pytest.raises(ValueError, match=r"layer_state_dict: params has no \['enc\.U"):
+        layer_state_dict(params, cell, prefix="enc.")
 
 
 def test_float32_and_dtype_choice():

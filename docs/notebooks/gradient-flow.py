@@ -48,9 +48,6 @@ from rnn.dynamics import decay_rate, loss_gradient_norms
 from rnn.initializers import spectral_radius
 from rnn.optim import clip_elementwise, clip_global_norm
 
-# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
-plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
-
 start = time.perf_counter()
 text, description = default_corpus()
 vocab = Vocab.from_text(text)
@@ -285,7 +282,7 @@ fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
 for (name, r), colour in zip(runs.items(), ("#D55E00", "#0072B2", "#009E73")):
     top.plot(r["loss"], color=colour, lw=1.3, label=name)
     bottom.semilogy(r["norm"], color=colour, lw=1.0, label=name)
-top.axhline(np.log(K), color="#888", ls=":", lw=1, label=r"$\ln K$ (uniform guess)")
+top.axhline(np.log(K), color="0.45", ls=":", lw=1, label=r"$\ln K$ (uniform guess)")
 top.set_ylabel("training loss\n(nats/char)")
 top.set_ylim(1.5, 16)
 top.grid()

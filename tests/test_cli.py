@@ -55,7 +55,7 @@ def assert_one_line_error(rc, err):
 
 def test_python_m_rnn_help():
     p = rnn_cmd("--help")
-    assert p.returncode == 0 and "train" in p.stdout and "sample" in p.stdout
+    assert p.returncode == 0 and "train" in p.stdout and "sample" in p.stdout and "export" in p.stdout
     p = rnn_cmd("train", "--help")
     assert p.returncode == 0
     for opt in ("--data", "--cell", "--layers", "--hidden", "--seq-len", "--batch", "--steps",
@@ -251,3 +251,60 @@ def test_threads_option_limits_numpys_openblas(trained, capsys):
         assert getter() == 1
     finally:
         limit_blas_threads(before)
+
+
+# ---------------------------------------------------------------- truncation and initialisation flags
+
+def test_truncation_and_init_flags_train(tmp_path, trained, capsys):
+    data, _ = trained
+    for flags in (["--truncation", "overlap", "--truncation-stride", "3"],
+                  ["--truncation", "random", "--truncation-keep", "0.8"],
+                  ["--init", "orthogonal", "--spectral-radius", "0.9"]):
+        out = tmp_path / flags[1]
+        assert main(["train", "--data", str(data), "--steps", "3", "--out", str(out), *TINY,
+                     *flags]) == 0
+        config = load_checkpoint(out / "checkpoint.npz").config
+        assert config[flags[0][2:].replace("-", "_")] == flags[1]
+    capsys.readouterr()
+    rc = main(["train", "--data", str(data), "--steps", "3", "--out", str(tmp_path / "x"), *TINY,
+               "--truncation", "overlap"])
+    line = assert_one_line_error(rc, capsys.readouterr().err)
+    assert "truncation='overlap' needs truncation_stride" in line
+    rc = main(["train", "--data", str(data), "--steps", "3", "--out", str(tmp_path / "y"), *TINY,
+               "--spectral-radius", "-1"])
+    assert "--spectral-radius" in assert_one_line_error(rc, capsys.readouterr().err)
+
+
+# ---------------------------------------------------------------- export
+
+def test_export_writes_the_checkpoints_model(trained, tmp_path, capsys):
+    from rnn.export import load_export
+
+    _, ckpt = trained
+    out = tmp_path / "model.bin"
+    capsys.readouterr()
+    assert main(["export", str(ckpt), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out}: a 1-layer rnn model, H = 16, K = ") and "bytes" in printed
+    ck, ex = load_checkpoint(ckpt), load_export(out)
+    assert ex.vocab.chars == ck.vocab.chars and ex.meta["steps"] == 40
+    assert ex.meta["config"]["hidden"] == 16
+    for name, value in ck.params.items():
+        np.testing.assert_array_equal(ex.params[name], value.astype(np.float32))
+
+
+def test_export_keeps_what_exists(trained, tmp_path, capsys):
+    _, ckpt = trained
+    out = tmp_path / "model.bin"
+    out.write_bytes(b"mine")
+    line = assert_one_line_error(main(["export", str(ckpt), str(out)]), capsys.readouterr().err)
+    assert "exists; pass --overwrite" in line and out.read_bytes() == b"mine"
+    line = assert_one_line_error(main(["export", str(ckpt), str(ckpt), "--overwrite"]),
+                                 capsys.readouterr().err)
+    assert "is the checkpoint itself" in line
+    assert main(["export", str(ckpt), str(out), "--overwrite"]) == 0
+    assert out.read_bytes()[:4] == b"RNNM"
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    assert_one_line_error(main(["export", str(bad), str(tmp_path / "x.bin")]), capsys.readouterr().err)
+    assert not (tmp_path / "x.bin").exists()

@@ -161,7 +161,7 @@ def test_stream_batcher_state_dict_resumes_exactly():
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
         assert ra == rb
-    with pytest.raises(ValueError, match="same data, --seq-len and --batch"):
+    with pytest.raises(ValueError, match="same data, --seq-len, --batch and --truncation-stride"):
         StreamBatcher(ids, T=4, B=4).load_state_dict(sd)
 
 

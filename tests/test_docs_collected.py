@@ -112,3 +112,17 @@ def test_every_doc_fence_is_collected(request, all_collected_nodeids, terminal_s
         f"{missing}. Use ```python, ```{{.python continuation}} or ```{{.python notest}} "
         "(superfences syntax) and run pytest with the options in pyproject.toml."
     )
+
+
+def test_output_comparison_is_tolerant_for_numbers_and_strict_for_words():
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from docs_outputs import compare
+
+    assert compare("loss 4.21 nats", "noise\nloss 4.2088 nats") is None  # the last digit shown
+    assert compare("error 1.9e-10", "error 3.4e-10") is None  # both rounding-level
+    assert compare("12,500 characters", "12,503 characters") is None  # within 2 %
+    assert compare("loss 4.41 nats", "loss 4.60 nats") is not None
+    assert compare("loss 4.21 nats", "loss 4.21 bits") is not None
+    assert compare("two\nlines", "one line") is not None
+    assert compare("100 steps", "100 steps, 3 s") is not None  # a number more or less

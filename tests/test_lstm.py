@@ -207,7 +207,7 @@ def test_init_params_lstm():
 def test_model_rejects_single_vector_state_for_lstm():
     params = rnn.init_params(4, 3, cell="lstm", seed=0)
     ids = np.zeros((2, 2), dtype=np.int64)
-    with pytest.raises(ValueError, match=r"state0 must have shape \(L, S, B, H\) = \(1, 2, 2, 3\), got \(1, 1, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(layers, S, B, H\) = \(1, 2, 2, 3\), got \(1, 1, 2, 3\)"):
         rnn.loss_and_grads(params, ids, ids, np.zeros((1, 1, 2, 3)))
 
 

@@ -319,8 +319,12 @@ def test_init_params_bad_arguments():
         init_params(5, 3.0)
     with pytest.raises(ValueError, match=r"init_params: layers must be a positive integer, got 0"):
         init_params(5, 3, layers=0)
-    with pytest.raises(ValueError, match=r"init_params: init must be one of \[.scaled., .small.\], got .xavier."):
+    with pytest.raises(ValueError, match=r"init_params: init must be one of \[.identity., .orthogonal., "
+                                         r".scaled., .small.\], got .xavier."):
         init_params(5, 3, init="xavier")
+    with pytest.raises(ValueError, match=r"init_params: spectral_radius must be a finite number >= 0, "
+                                         r"got -0.5"):
+        init_params(5, 3, spectral_radius=-0.5)
 
 
 def test_loss_and_grads_targets_shape_mismatch(model):
@@ -358,9 +362,9 @@ def test_loss_and_grads_non_integer_ids(model):
 
 def test_loss_and_grads_state0_wrong_shape(model):
     params, inputs, targets = model
-    with pytest.raises(ValueError, match=r"state0 must have shape \(L, S, B, H\) = \(2, 1, 2, 3\), got \(1, 1, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(layers, S, B, H\) = \(2, 1, 2, 3\), got \(1, 1, 2, 3\)"):
         loss_and_grads(params, inputs, targets, np.zeros((1, 1, 2, 3)))
-    with pytest.raises(ValueError, match=r"state0 must have shape \(L, S, B, H\) = \(2, 1, 2, 3\), got \(2, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(layers, S, B, H\) = \(2, 1, 2, 3\), got \(2, 2, 3\)"):
         forward(params, inputs, np.zeros((2, 2, 3)))
 
 

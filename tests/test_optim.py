@@ -318,3 +318,23 @@ def test_load_state_dict_with_params_refuses_an_incomplete_state():
     with pytest.raises(ValueError, match=r"m/U has shape \(3, 2\), the parameter \(2, 3\)"):
         Adam(0.1).load_state_dict(state, params)
     Adam(0.1).load_state_dict({"step": np.array(0)}, params)  # before the first step: empty is right
+
+
+# ---------------------------------------------------------------- clipping keeps descending
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_clipping_still_points_downhill(seed, scale):
+    # g^T clip(g) = sum_i |g_i| min(|g_i|, c) > 0 for elementwise clipping, and norm
+    # clipping is a positive multiple of g: both are descent directions for any g != 0.
+    rng = np.random.default_rng(seed)
+    grads = {"W": scale * rng.standard_cauchy((6, 6)), "b": scale * rng.standard_normal(6)}
+    g = np.concatenate([v.ravel() for v in grads.values()])
+    by_entry = clip_elementwise({k: v.copy() for k, v in grads.items()}, 0.5)
+    e = np.concatenate([v.ravel() for v in by_entry.values()])
+    assert g @ e > 0
+    assert g @ e == pytest.approx(np.sum(np.abs(g) * np.minimum(np.abs(g), 0.5)), rel=1e-12)
+    by_norm = {k: v.copy() for k, v in grads.items()}
+    clip_global_norm(by_norm, 0.5)
+    n = np.concatenate([v.ravel() for v in by_norm.values()])
+    assert g @ n > 0 and g @ n == pytest.approx(np.linalg.norm(g) * np.linalg.norm(n), rel=1e-12)

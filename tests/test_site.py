@@ -1,110 +1,26 @@
-"""The documentation site: strict build, then every page in headless Chromium.
-
-The browser test needs Debian's chromium at /usr/bin/chromium and the
-playwright Python package (never `playwright install`: no browser download).
-Missing either skips the test locally; under CI=true conftest.py turns that
-skip into a failure.
+"""The documentation site as built: a strict build, then checks of the files
+it wrote. Everything here iterates over what the build produced (every page,
+every module, every notebook), so pages and modules added later are covered
+without an edit. The browser checks are in test_site_browser.py, the
+notebooks' execution in test_notebooks.py.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
+import base64
+import io
+import json
 import re
-import subprocess
-import sys
-import threading
-import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin
 
-import pytest
+from docs_api import REFERENCE_DIR, ApiNames, modules
+from docs_source import code_blocks, expand_includes
+from site_helpers import ROOT, built_pages, nav_sources, source_to_url
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOCAL_HOSTS = {"127.0.0.1"}
-
-
-# --------------------------------------------------------------------------
-# build
-# --------------------------------------------------------------------------
-
-
-class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site below PREFIX only, as GitHub Pages does for a
-    project site; anything else is a 404 (so root-absolute links fail)."""
-
-    prefix = "/"
-
-    def translate_path(self, path):
-        if not path.startswith(self.prefix):
-            return str(Path(self.directory) / "__outside_the_site_prefix__")
-        return super().translate_path("/" + path[len(self.prefix) :])
-
-    def log_message(self, *args):
-        pass
-
-
-@dataclass
-class Server:
-    url: str  # e.g. http://127.0.0.1:PORT/rnn/, used as site_url for the build
-    site: Path
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory, mkdocs_config):
-    """A local HTTP server for the site, started before the build so that the
-    build's site_url can be the server's URL (Material's instant navigation
-    intercepts only links under site_url). Same sub-path as the real site_url."""
-    site = tmp_path_factory.mktemp("site")
-    prefix = urlparse(mkdocs_config["site_url"]).path or "/"
-    if not prefix.endswith("/"):
-        prefix += "/"
-    handler = type("Handler", (_SubPathHandler,), {"prefix": prefix})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(site))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Server(f"http://127.0.0.1:{httpd.server_address[1]}{prefix}", site)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@dataclass
-class Build:
-    site: Path
-    site_url: str
-    returncode: int
-    output: str
-    seconds: float
-
-
-@pytest.fixture(scope="session")
-def build(server, terminal_summary) -> Build:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", SITE_URL=server.url)
-    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(server.site)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    line = f"mkdocs build --strict: {seconds:.1f} s (exit code {proc.returncode})"
-    print(line)
-    terminal_summary.append(line)
-    return Build(server.site, server.url, proc.returncode, proc.stdout + proc.stderr, seconds)
+DOCS = ROOT / "docs"
+PLACEHOLDERS = ("example.github.io", "github.com/example/", "example/rnn", "CHANGE ME")
 
 
 def test_mkdocs_build_strict(build):
@@ -115,70 +31,65 @@ def test_mkdocs_build_strict(build):
     assert (build.site / "assets" / "mathjax" / "tex-chtml.js").is_file()
 
 
-def _internal_links(html: str):
-    """href/src values of a built page that point inside the site."""
+def test_build_output_is_calm_and_shows_progress(build, mkdocs_config):
+    """No alarming kernel warnings; a line for every executed notebook page."""
+    assert build.returncode == 0, "site did not build"
+    alarming = [ln for ln in build.output.splitlines()
+                if re.search(r"\[IPKernelApp\] WARNING|without encryption|Traceback|DeprecationWarning", ln)]
+    assert not alarming, "the build printed:\n" + "\n".join(alarming[:10])
+    notebooks = [s for s in nav_sources(mkdocs_config["nav"]) if not s.endswith(".md")]
+    for src in notebooks:
+        assert re.search(rf"Notebook page {re.escape(src)} ready in [\d.]+ s", build.output), (
+            f"no progress line for {src}")
+
+
+# --------------------------------------------------------------------------
+# links, pages, nav, URLs
+# --------------------------------------------------------------------------
+
+
+def _links(html: str):
+    """href/src values of a built page that point inside the site, with fragment."""
     for m in re.finditer(r'\b(?:href|src)="([^"]+)"', html):
         url = m.group(1)
-        if re.match(r"^([a-z]+:|//|#)", url):  # external, data:, mailto:, same-page anchor
+        if re.match(r"^([a-z]+:|//)", url):  # external, data:, mailto:
             continue
-        yield url.split("#")[0].split("?")[0]
+        yield url.split("?")[0]
+
+
+_ids_cache: dict[Path, set[str]] = {}
+
+
+def _ids(page: Path) -> set[str]:
+    if page not in _ids_cache:
+        _ids_cache[page] = set(re.findall(r'\bid="([^"]+)"', page.read_text("utf8")))
+    return _ids_cache[page]
 
 
 def test_every_internal_link_resolves(build):
-    """mkdocs --strict checks Markdown links; notebook pages and theme
-    templates are HTML it does not check. Every relative link of every built
-    page must name a file of the built site."""
+    """mkdocs --strict checks Markdown links; notebook pages, theme templates
+    and the API cross-references are HTML it does not check. Every relative
+    link of every built page must name a file of the built site, and its
+    #fragment an element of that page."""
     assert build.returncode == 0, "site did not build"
     broken = []
     for page in build.site.rglob("*.html"):
         if page.name == "404.html":  # served at any depth, so its links are root-absolute by design
             continue
-        for url in _internal_links(page.read_text("utf8")):
-            if not url or url.startswith("/"):
-                broken += [f"{page.relative_to(build.site)}: root-absolute link {url!r}"] if url else []
+        for url in _links(page.read_text("utf8")):
+            path, _, fragment = url.partition("#")
+            rel = page.relative_to(build.site)
+            if path.startswith("/"):
+                broken.append(f"{rel}: root-absolute link {url!r}")
                 continue
-            target = (page.parent / url).resolve()
+            target = (page.parent / path).resolve() if path else page
             if target.is_dir():
                 target = target / "index.html"
             if not target.is_file():
-                broken.append(f"{page.relative_to(build.site)}: {url!r} -> missing {target}")
+                broken.append(f"{rel}: {url!r} -> missing {target}")
+            elif fragment and target.suffix == ".html" and fragment not in _ids(target):
+                broken.append(f"{rel}: {url!r} -> no id {fragment!r} in {target.relative_to(build.site)}")
     assert not broken, "broken links in the built site:\n" + "\n".join(broken[:30])
-
-
-# --------------------------------------------------------------------------
-# pages: built files, sitemap, nav
-# --------------------------------------------------------------------------
-
-
-def _nav_sources(nav) -> list[str]:
-    out = []
-    for entry in nav or []:
-        value = next(iter(entry.values())) if isinstance(entry, dict) else entry
-        if isinstance(value, list):
-            out += _nav_sources(value)
-        elif isinstance(value, str) and not re.match(r"^[a-z]+://", value):
-            out.append(value)
-    return out
-
-
-def _source_to_url(src: str) -> str:
-    """docs-relative source file -> site-relative URL (use_directory_urls)."""
-    stem = re.sub(r"\.(md|ipynb|py)$", "", src)
-    if stem == "index" or stem.endswith("/index"):
-        stem = stem[: -len("index")]
-    else:
-        stem += "/"
-    return stem.lstrip("/")
-
-
-def built_pages(site: Path) -> set[str]:
-    pages = set()
-    for html in site.rglob("index.html"):
-        rel = html.parent.relative_to(site).as_posix()
-        if rel.split("/")[0] in ("assets", "search", "javascripts", "stylesheets"):
-            continue
-        pages.add("" if rel == "." else rel + "/")
-    return pages
 
 
 def sitemap_pages(site: Path, site_url: str) -> set[str]:
@@ -193,9 +104,12 @@ def sitemap_pages(site: Path, site_url: str) -> set[str]:
 
 
 def test_pages_match_nav(build, mkdocs_config):
+    """Every page is in the nav (mkdocs.yml's, plus the generated API pages)
+    and the sitemap, and every nav entry was built."""
     assert build.returncode == 0, "site did not build"
-    nav = {_source_to_url(s) for s in _nav_sources(mkdocs_config.get("nav"))}
-    files = built_pages(build.site)
+    nav = {source_to_url(s) for s in nav_sources(mkdocs_config.get("nav"))}
+    nav |= {source_to_url(m.page) for m in modules()}
+    files = set(built_pages(build.site))
     sitemap = sitemap_pages(build.site, build.site_url)
     assert files == sitemap, f"built pages {sorted(files)} != sitemap {sorted(sitemap)}"
     assert files == nav, (
@@ -203,198 +117,246 @@ def test_pages_match_nav(build, mkdocs_config):
     )
 
 
+def test_urls_come_from_the_environment(build):
+    """Canonical links and the header's repository link come from SITE_URL and
+    REPO_URL (the Pages workflow sets them); no placeholder is left anywhere."""
+    assert build.returncode == 0, "site did not build"
+    problems = []
+    for rel in built_pages(build.site):
+        html = (build.site / rel / "index.html").read_text("utf8")
+        canonical = re.search(r'<link rel="canonical" href="([^"]+)"', html)
+        if canonical is None or canonical.group(1) != urljoin(build.site_url, rel):
+            problems.append(f"/{rel}: canonical link {canonical and canonical.group(1)!r}")
+        if f'href="{build.repo_url}"' not in html:
+            problems.append(f"/{rel}: no link to the repository {build.repo_url}")
+        problems += [f"/{rel}: placeholder {p!r}" for p in PLACEHOLDERS if p in html]
+    for path in ["README.md", "mkdocs.yml", "pyproject.toml", ".github/workflows/docs.yml",
+                 *(p.relative_to(ROOT).as_posix() for p in DOCS.rglob("*.md"))]:
+        text = (ROOT / path).read_text("utf8")
+        problems += [f"{path}: placeholder {p!r}" for p in PLACEHOLDERS if p in text]
+    workflow = (ROOT / ".github/workflows/docs.yml").read_text("utf8")
+    for needed in ("actions/configure-pages", "steps.pages.outputs.base_url", "SITE_URL:", "REPO_URL:",
+                   "github.repository"):
+        if needed not in workflow:
+            problems.append(f"docs.yml does not use {needed}")
+    assert not problems, "\n".join(problems[:30])
+
+
+def test_404_page(build):
+    html = (build.site / "404.html").read_text("utf8")
+    assert "Page not found" in html
+    site_path = re.sub(r"^https?://[^/]+", "", build.site_url).rstrip("/")
+    for href in re.findall(r'<a href="([^"]+)"', html.split("md-content", 1)[1]):
+        if not href.startswith(("http", "#")):
+            assert href.startswith(site_path + "/"), f"404.html link {href!r} is not absolute under {site_path}/"
+
+
+def test_cite_this(build):
+    import rnn
+
+    html = (build.site / "index.html").read_text("utf8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "Cite this" in html
+    assert "@misc{rnn_from_scratch" in text
+    assert build.site_url in text and rnn.__version__ in text
+    assert not re.search(r"\{\{\s*rnn\.", text), "an unreplaced {{ rnn.* }} variable"
+
+
 # --------------------------------------------------------------------------
-# browser
+# API reference
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def test_api_reference_has_every_module_and_name(build):
+    """A page per module of src/rnn, and on it an entry (an element with the
+    object's id) for every function and class the module defines."""
+    assert build.returncode == 0, "site did not build"
+    api = ApiNames()
+    module_names = {m.name for m in modules()}
+    missing = []
+    for m in modules():
+        page = build.site / source_to_url(m.page) / "index.html"
+        if not page.is_file():
+            missing.append(f"no page for {m.name} ({m.page})")
+            continue
+        ids = _ids(page)
+        names = {ident for ident in set(api.mapping.values())
+                 if ident not in module_names and ident.rsplit(".", 1)[0] == m.name}
+        if m.name != "rnn":
+            names.add(m.name)  # the module's own heading
+        missing += [f"{m.page}: no entry for {n}" for n in sorted(names) if n not in ids]
+    assert not missing, "\n".join(missing[:30])
 
 
-class PageWatcher:
-    """Records, per page, everything that must not happen."""
-
-    def __init__(self, page):
-        self.page = page
-        self.reset()
-        page.on("console", self._console)
-        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
-        page.on("requestfailed", self._failed)
-        page.on("response", self._response)
-
-    def reset(self):
-        self.external: list[str] = []
-        self.errors: list[str] = []
-
-    def _console(self, msg):
-        if msg.type == "error":
-            self.errors.append(f"console error: {msg.text} @ {msg.location}")
-
-    def _failed(self, request):
-        if not _is_external(request.url):  # external ones are aborted on purpose
-            self.errors.append(f"request failed: {request.url} ({request.failure})")
-
-    def _response(self, response):
-        if response.status >= 400:
-            self.errors.append(f"HTTP {response.status}: {response.url}")
-
-    def route(self, route):
-        self.external.append(route.request.url)
-        route.abort()
+def test_chapters_link_to_the_api(build):
+    """A chapter that names an API object in inline code links to its entry."""
+    assert build.returncode == 0, "site did not build"
+    unlinked = []
+    n_links = 0
+    for md in sorted(DOCS.glob("*.md")):
+        rel = source_to_url(md.relative_to(DOCS).as_posix())
+        html = (build.site / rel / "index.html").read_text("utf8")
+        links = re.findall(rf'<a class="autorefs autorefs-internal"[^>]*href="[^"]*{REFERENCE_DIR}/', html)
+        n_links += len(links)
+        if re.search(r"`rnn\.\w+", md.read_text("utf8")) and not links:
+            unlinked.append(md.name)
+    assert not unlinked, f"chapters naming rnn.* with no link to the API reference: {unlinked}"
+    assert n_links > 20
 
 
-def _is_external(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname not in LOCAL_HOSTS
+# --------------------------------------------------------------------------
+# search
+# --------------------------------------------------------------------------
 
 
-WAIT_FOR_MATHJAX = """
-async () => {
-  await MathJax.startup.promise;
-  await document.fonts.ready;
-  return true;
-}
-"""
-
-# Text of .md-content outside code, scripts and rendered math.
-VISIBLE_TEXT = """
-() => {
-  const root = document.querySelector('.md-content');
-  if (!root) return '';
-  const clone = root.cloneNode(true);
-  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .jp-InputArea-editor')
-       .forEach(e => e.remove());
-  return clone.textContent;
-}
-"""
-
-# Formulas typeset but drawn with no glyphs (e.g. MathJax's glyph CSS dropped).
-INVISIBLE_MATH = """
-() => [...document.querySelectorAll('.md-content mjx-container')].filter(c => {
-  const chars = [...c.querySelectorAll('mjx-c')];
-  return !chars.some(e => {
-    const v = getComputedStyle(e, '::before').content;
-    return v && v !== 'none' && v !== 'normal' && v !== '""';
-  });
-}).map(c => (c.querySelector('mjx-assistive-mml') || c).textContent)
-"""
-
-RAW_TEX = ("$$", "\\[", "\\(", "\\)", "\\]")
-RAW_TEX_COMMAND = re.compile(r"\\[A-Za-z]{2,}")
+def test_search_index_is_readable(build):
+    """Search previews show text: no TeX source, no notebook prompts or
+    copy-button labels."""
+    assert build.returncode == 0, "site did not build"
+    index = json.loads((build.site / "search" / "search_index.json").read_text("utf8"))
+    problems = []
+    for doc in index["docs"]:
+        text = doc["text"]
+        prose = re.sub(r"<pre>.*?</pre>|<code>.*?</code>", "", text, flags=re.S)  # code may hold anything
+        for bad in ("In [", "In\xa0[", "Copied!"):
+            if bad in text:
+                problems.append(f"{doc['location']}: {bad!r}")
+        for bad in ("\\(", "\\[", "$$"):
+            if bad in prose:
+                problems.append(f"{doc['location']}: {bad!r}")
+        m = re.search(r"\\[A-Za-z]{2,}|\$[^$\s][^$]*\$", prose)
+        if m:
+            problems.append(f"{doc['location']}: TeX {m.group(0)[:40]!r}")
+    assert len(index["docs"]) > 50
+    assert not problems, "\n".join(problems[:20])
 
 
-def _page_has_math(html: str) -> bool:
-    if 'class="arithmatex"' in html:
-        return True
-    # notebook markdown cells keep $...$
-    return any("$" in cell for cell in re.findall(r"jp-RenderedMarkdown.*?</div>", html, re.S))
+# --------------------------------------------------------------------------
+# notebooks for download
+# --------------------------------------------------------------------------
 
 
-def _check_math(page, url: str, has_math: bool, problems: list[str]) -> int:
-    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-    page.evaluate(WAIT_FOR_MATHJAX)
-    n_math = page.locator(".md-content mjx-container").count()
-    if has_math and n_math == 0:
-        problems.append(f"{url}: page has math but no rendered mjx-container")
-    text = page.evaluate(VISIBLE_TEXT)
-    raw = [t for t in RAW_TEX if t in text]
-    if raw:
-        problems.append(f"{url}: raw TeX delimiters {raw} left in the page text")
-    # A TeX command outside code and outside rendered math was not typeset,
-    # e.g. `$\tau = $` (arithmatex needs no space before the closing $).
-    for m in list(RAW_TEX_COMMAND.finditer(text))[:3]:
-        context = " ".join(text[max(0, m.start() - 30) : m.end() + 30].split())
-        problems.append(f"{url}: raw TeX {m.group(0)!r} in the page text: ...{context}...")
-    if page.locator(".md-content mjx-merror").count():
-        problems.append(f"{url}: MathJax reports a TeX error (red text in a formula)")
-    invisible = page.evaluate(INVISIBLE_MATH)
-    if invisible:
-        problems.append(f"{url}: formulas rendered without glyphs: {invisible[:3]}")
-    return n_math
+def _download_link(html: str) -> str | None:
+    m = re.search(r'<a href="([^"]+\.ipynb)" download', html)
+    return m.group(1) if m else None
 
 
-def test_every_page_in_chromium(build, server, browser):
-    pages = sorted(built_pages(build.site))
-    assert pages, "no pages built"
-    context = browser.new_context()
-    page = context.new_page()
-    watcher = PageWatcher(page)
-    context.route(_is_external, watcher.route)
-    problems: list[str] = []
-    summary = []
-    try:
-        for rel in pages:
-            url = urljoin(server.url, rel)
-            html = (build.site / rel / "index.html").read_text("utf8")
-            watcher.reset()
-            page.goto(url, wait_until="load")
-            n_math = _check_math(page, url, _page_has_math(html), problems)
+def test_every_page_with_code_offers_a_notebook(build, mkdocs_config):
+    """Every chapter with Python code and every executed notebook page links
+    to a .ipynb that exists and is a valid notebook; a chapter's has one code
+    cell per Python block of the page, with the included code written out."""
+    import nbformat
 
-            md_code = page.locator(".md-content .highlight pre:not(.jupyter-wrapper pre)").count()
-            nb_code = page.locator(".md-content .jupyter-wrapper .jp-CodeCell").count()
-            if md_code and page.locator(".md-content .md-code__button").count() == 0:
-                problems.append(f"{url}: {md_code} code blocks but no copy button (.md-code__button)")
-            if nb_code and page.locator(".md-content clipboard-copy").count() == 0:
-                problems.append(f"{url}: notebook code cells but no copy button (clipboard-copy)")
+    assert build.returncode == 0, "site did not build"
+    problems = []
+    n_chapters = 0
+    for src in nav_sources(mkdocs_config["nav"]):
+        rel = source_to_url(src)
+        html = (build.site / rel / "index.html").read_text("utf8")
+        is_chapter = src.endswith(".md")
+        blocks = code_blocks(expand_includes((DOCS / src).read_text("utf8")).split("\n")) if is_chapter else None
+        if is_chapter and not blocks:
+            continue
+        link = _download_link(html)
+        if link is None:
+            problems.append(f"/{rel}: no notebook download link")
+            continue
+        path = build.site / rel / link
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        if not is_chapter:
+            continue
+        n_chapters += 1
+        cells = [c for c in nb.cells if c.cell_type == "code"]
+        if [c.source for c in cells] != [b.fence.code.rstrip("\n") for b in blocks]:
+            problems.append(f"{link}: code cells differ from the page's {len(blocks)} Python blocks")
+        prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for bad in ("--8<--", '!!! ', '??? ', '=== "', "](", ".md)"):
+            if bad == "](":
+                relative = [t for t in re.findall(r"\]\(([^)\s]+)", prose)
+                            if not re.match(r"^(https?:|#|mailto:)", t)]
+                problems += [f"{link}: relative link {t!r}" for t in relative[:3]]
+            elif bad in prose:
+                problems.append(f"{link}: {bad!r} left in the Markdown cells")
+    assert n_chapters >= 10
+    assert not problems, "\n".join(problems[:30])
 
-            page.wait_for_load_state("networkidle")
-            problems += [f"{url}: request to a non-local host: {u}" for u in watcher.external]
-            problems += [f"{url}: {e}" for e in watcher.errors]
-            summary.append(f"/{rel}: {n_math} formulas, {md_code + nb_code} code blocks")
-    finally:
-        context.close()
-    print("\n".join(summary))
+
+# --------------------------------------------------------------------------
+# plots
+# --------------------------------------------------------------------------
+
+
+def _notebook_pngs(site: Path):
+    for rel in built_pages(site):
+        html = (site / rel / "index.html").read_text("utf8")
+        for data in re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html):
+            yield rel, base64.b64decode(data)
+
+
+def test_plots_are_sized_for_the_page_and_transparent(build):
+    """Every plot of the executed notebooks is drawn for a ~550 px column at
+    about 2x (a 5.5 to 7 in figure at the matplotlibrc's 200 dpi: 1000-1450 px
+    wide, so 9 pt text shows at 10 px or more), and has a transparent
+    background (no white slab in dark mode)."""
+    import matplotlib.image
+
+    assert build.returncode == 0, "site did not build"
+    problems = []
+    pngs = list(_notebook_pngs(build.site))
+    for rel, png in pngs:
+        img = matplotlib.image.imread(io.BytesIO(png), format="png")
+        h, w = img.shape[:2]
+        if not 1000 <= w <= 1450:
+            problems.append(f"/{rel}: a plot {w} px wide (expected 1000-1450: 5.5 to 7 in at 200 dpi)")
+        if img.shape[2] != 4 or img[0, 0, 3] != 0 or img[-1, -1, 3] != 0:
+            problems.append(f"/{rel}: a plot with an opaque background")
+    assert pngs, "no notebook plots found"
     assert not problems, "\n".join(problems)
 
 
-def test_instant_navigation_typesets_math(build, server, browser):
-    """Material's navigation.instant swaps content without reloading scripts;
-    mathjax-config.js must re-typeset the new page."""
-    pages = sorted(built_pages(build.site))
-    math_pages = [
-        p for p in pages if p and _page_has_math((build.site / p / "index.html").read_text("utf8"))
-    ]
-    if not math_pages:
-        pytest.skip("no page other than the home page has math")
-    target = math_pages[0]
-    context = browser.new_context()
-    page = context.new_page()
-    watcher = PageWatcher(page)
-    context.route(_is_external, watcher.route)
-    problems: list[str] = []
-    try:
-        page.goto(server.url, wait_until="load")
-        page.evaluate(WAIT_FOR_MATHJAX)
-        # Material intercepts links only once it has fetched sitemap.xml.
-        page.wait_for_load_state("networkidle")
-        # Mark the window (lost on a full reload) and the old content (replaced by
-        # instant navigation), then follow a sidebar link.
-        page.evaluate("window.__noReload = true")
-        page.evaluate("document.querySelector('.md-content').dataset.oldPage = '1'")
-        link = page.locator(f'nav.md-nav--primary a.md-nav__link[href$="{target}"]').first
-        link.click()
-        page.wait_for_url(urljoin(server.url, target))
-        page.wait_for_function(
-            "!document.querySelector('.md-content[data-old-page]')"
-            " && document.querySelector('.md-content mjx-container') !== null",
-            timeout=10_000,
-        )
-        assert page.evaluate("window.__noReload === true"), (
-            "clicking a nav link reloaded the page: navigation.instant is not active"
-        )
-        _check_math(page, urljoin(server.url, target), True, problems)
-        problems += [f"request to a non-local host: {u}" for u in watcher.external]
-        problems += watcher.errors
-    finally:
-        context.close()
+def _luminance(rgb):
+    """WCAG relative luminance of sRGB values in [0, 1]."""
+    import numpy as np
+
+    c = np.asarray(rgb, dtype=float)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a, b):
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+WHITE = (1.0, 1.0, 1.0)  # Material's default background
+SLATE = (30 / 255, 33 / 255, 41 / 255)  # its dark background, hsl(225deg, 15%, 14%)
+
+
+def test_plot_text_reads_in_both_themes(build):
+    """The plots' text and axes are black (scripts/notebook_env/matplotlibrc),
+    which the dark theme inverts to white (docs/stylesheets/extra.css; the
+    browser test checks the filter): at least 4.5:1 on both backgrounds.
+    A notebook that draws its text in grey (3.5-4.5:1 on one of them) fails:
+    every plot must hold a good number of opaque, colourless pixels that are
+    that dark, the cores of its glyphs and axes."""
+    import matplotlib.image
+    import numpy as np
+
+    assert build.returncode == 0, "site did not build"
+    darkest_text = 0.15  # a grey level; its contrast, both themes:
+    ink = (darkest_text,) * 3
+    inverted = tuple(1 - v for v in ink)
+    assert _contrast(ink, WHITE) >= 4.5 and _contrast(inverted, SLATE) >= 4.5
+    assert _contrast((0.533,) * 3, WHITE) < 4.5  # #888888, the grey of the plots before
+    problems = []
+    for rel, png in _notebook_pngs(build.site):
+        img = matplotlib.image.imread(io.BytesIO(png), format="png")
+        rgb, alpha = img[..., :3], img[..., 3]
+        grey = (rgb.max(axis=-1) - rgb.min(axis=-1)) < 0.05
+        dark = (alpha > 0.99) & grey & (rgb.max(axis=-1) <= darkest_text)
+        if dark.sum() < 500:
+            problems.append(f"/{rel}: a plot with only {dark.sum()} opaque pixels of dark, colourless "
+                            "ink: is its text grey? (draw text and axes in the matplotlibrc's black)")
     assert not problems, "\n".join(problems)
+

@@ -336,12 +336,19 @@ def _final_state(path):
     return ck
 
 
-@pytest.mark.parametrize("batching", ["stream", "random"])
-def test_resume_is_bit_identical(tmp_path, batching):
+@pytest.mark.parametrize("batching,truncation", [
+    ("stream", {}), ("random", {}),
+    ("stream", dict(truncation="overlap", truncation_stride=3)),
+    ("random", dict(truncation="overlap", truncation_stride=5)),
+    ("stream", dict(truncation="random", truncation_keep=0.7)),
+    ("random", dict(truncation="random")),
+])
+def test_resume_is_bit_identical(tmp_path, batching, truncation):
     # 48 steps straight == 21 steps + resume 27 steps. With ~2,300 training characters,
-    # B = 16 and T = 8 a stream pass is 17 windows, so both halves include a
-    # wrap-around (hidden-state reset) and the split falls mid-pass.
-    kw = dict(batching=batching, batch=16, eval_every=7, optim="adam", seed=5)
+    # B = 16 and T = 8 a stream pass is 17 windows (45 with stride 3), so both halves
+    # of the plain window run include a wrap-around (hidden-state reset) and the split
+    # falls mid-pass.
+    kw = dict(batching=batching, batch=16, eval_every=7, optim="adam", seed=5, **truncation)
     a = run(tmp_path, "straight", steps=48, **kw)
     run(tmp_path, "split", steps=21, **kw)
     b = train(quiet(out=str(tmp_path / "split"), steps=27, **kw), text=TOY, progress=False,
@@ -359,14 +366,15 @@ def test_resume_is_bit_identical(tmp_path, batching):
                 "best_val_loss", "run_id"}
     if batching == "stream":
         expected |= {"state", "batcher.pos", "batcher.epoch", "batcher.T", "batcher.B",
-                     "batcher.stream_len"}
+                     "batcher.stream_len", "batcher.stride"}
     assert set(ca.extra) == set(cb.extra) == expected
     for k in expected - {"elapsed", "history", "run_id"}:  # (timings and the run's identity differ)
         assert np.array_equal(ca.extra[k], cb.extra[k]), k
     assert not np.array_equal(ca.extra["run_id"], cb.extra["run_id"])  # two runs, two ids
     assert ca.extra["best_val_loss"] == min(h[2] for h in a.history if h[0] > 0)
     if batching == "stream":
-        assert int(ca.extra["batcher.epoch"]) >= 2
+        assert int(ca.extra["batcher.epoch"]) >= (1 if "truncation_stride" in truncation else 2)
+        assert int(ca.extra["batcher.stride"]) == truncation.get("truncation_stride", 8)
     # the recorded losses (not the timings) agree too
     ha = [h[:3] for h in a.history if h[0] % 7 == 0]
     hb = [h[:3] for h in b.history if h[0] % 7 == 0]

@@ -59,7 +59,7 @@ def params_from_torch(mod, cell, layer, grad=False):
 
 
 def run_torch(torch, mod, cell, x, state0):
-    """Run ``mod`` on x (T, B, D) from our state (L, S, B, H); return (out, state (L, S, B, H))."""
+    """Run ``mod`` on x (T, B, D) from our state (layers, S, B, H); return (out, state (layers, S, B, H))."""
     if cell == "lstm":
         out, (hn, cn) = mod(x, (torch.tensor(state0[:, 0]), torch.tensor(state0[:, 1])))
         return out, np.stack([arr(hn), arr(cn)], axis=1)

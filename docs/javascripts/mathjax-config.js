@@ -15,6 +15,12 @@ window.MathJax = {
     processEscapes: true,
     processEnvironments: true,
   },
+  startup: {
+    // After the startup typeset, mark formulas too wide for their line.
+    pageReady: function () {
+      return MathJax.startup.defaultPageReady().then(markWideMath);
+    },
+  },
   options: {
     // ".+" (any non-empty class) rather than Material's ".*|": MathJax tests
     // this against every element below a processed one, and ".*|" also
@@ -47,6 +53,28 @@ document$.subscribe(function () {
     mj.startup.output.clearCache();
     mj.typesetClear();
     mj.texReset();
-    return mj.typesetPromise();
+    return mj.typesetPromise().then(markWideMath);
   });
+});
+
+// An inline formula wider than the text column would make the whole page
+// scroll sideways on a phone. Give such a formula (and only such: an
+// inline-block with overflow sits a little off the text baseline) its own
+// horizontal scroll box, .rnn-wide-math in docs/stylesheets/extra.css.
+function markWideMath() {
+  var inline = document.querySelectorAll(".md-typeset mjx-container:not([display='true'])");
+  inline.forEach(function (c) {
+    c.classList.remove("rnn-wide-math");
+  });
+  inline.forEach(function (c) {
+    var box = c.parentElement && c.parentElement.closest("p, li, td, th, div, dd, blockquote");
+    if (box && c.getBoundingClientRect().width > box.clientWidth) {
+      c.classList.add("rnn-wide-math");
+    }
+  });
+}
+var wideMathTimer = null;
+window.addEventListener("resize", function () {
+  clearTimeout(wideMathTimer);
+  wideMathTimer = setTimeout(markWideMath, 100);
 });

@@ -107,7 +107,8 @@ for cell in ("rnn", "lstm", "gru"):
           f"validation loss {r.val_loss:.3f} nats/char")
 
 # %%
-fig, (ax_time, ax_steps) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+# two panels stacked: the page is narrow (scripts/notebook_env/matplotlibrc)
+fig, (ax_time, ax_steps) = plt.subplots(2, 1, figsize=(5.5, 6), sharey=True)
 for cell, r in results.items():
     steps = np.array([row.step for row in r.history])
     val = np.array([row.val_loss for row in r.history])
@@ -117,9 +118,8 @@ for cell, r in results.items():
     ax_steps.plot(steps, val, marker=".", label=label)
 ax_time.set_xlabel("wall-clock time (s)")
 ax_steps.set_xlabel("training steps")
-ax_time.set_ylabel("validation loss (nats/char)")
 for ax in (ax_time, ax_steps):
-    ax.grid(alpha=0.3)
+    ax.set_ylabel("validation loss (nats/char)")
 ax_steps.legend()
 fig.suptitle(f"{budget:,} parameters each, {SECONDS} s each")
 fig.tight_layout()

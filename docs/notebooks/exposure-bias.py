@@ -42,12 +42,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rnn  # noqa: E402
-from rnn.plotting import GREY, site_style  # noqa: E402
 from rnn.exposure import exposure_losses  # noqa: E402
 from rnn.train import TrainConfig, train  # noqa: E402
 
 start = time.perf_counter()
-site_style()  # transparent figures with grey text: legible in the light and the dark theme
 
 # %% [markdown]
 # ## A model trained with teacher forcing
@@ -89,12 +87,12 @@ _, sampled = exposure_losses(params, windows, P, mode="sample", seed=1)
 frequencies = np.bincount(train_ids, minlength=vocab.size) / len(train_ids)
 unigram = float(-np.log(frequencies[val_ids] + 1e-12).mean())
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 k = np.arange(1, N + 1)
 ax.plot(k, teacher_forced, lw=1.5, label="teacher-forced (reads the true text)")
 ax.plot(k, greedy, lw=1.5, label="free-running, greedy")
 ax.plot(k, sampled, lw=1.5, label="free-running, sampled")
-ax.axhline(unigram, color=GREY, ls="--", lw=1, label="unigram (ignores the past)")
+ax.axhline(unigram, color="0.45", ls="--", lw=1, label="unigram (ignores the past)")
 ax.set_xlabel("characters after the prime")
 ax.set_ylabel("loss of the true character (nats)")
 ax.grid(alpha=0.3)

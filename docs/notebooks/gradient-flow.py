@@ -1,37 +1,35 @@
 # %% [markdown]
-# # Gradient flow in the RNN, the LSTM and the GRU
+# # Gradient flow, measured
 #
-# The [LSTM](../../lstm/) and [GRU](../../gru/) chapters argue that a gated,
-# additive path lets the gradient reach further back in time than the vanilla
-# RNN's product of Jacobians. This notebook measures it, on the Shakespeare
-# corpus the site trains on, for four models with $H = 64$ hidden units each:
-# the vanilla RNN, the LSTM with the package's forget-gate bias
-# $\boldsymbol{b}_f = \boldsymbol{1}$, the same LSTM with
-# $\boldsymbol{b}_f = \boldsymbol{0}$, and the GRU. (Same width, so not the
-# same number of parameters; [Comparing the cells](../compare-cells/) trains
-# them at equal parameter counts.) Each is measured at initialisation and again
-# after a short training run.
+# This notebook makes the measurements of
+# [Vanishing and exploding gradients](../../vanishing-gradients/), on the
+# Shakespeare corpus the site trains on, with the package's own code, every
+# time the site is built:
 #
-# **The quantity.** Take a window of $\tau = 100$ characters, compute the loss
-# at the last step only, $L^{(\tau)}$, and backpropagate it with the package's
-# backward functions, with an upstream gradient at step $\tau$ and zero
-# elsewhere. The gradient with respect to the input $\boldsymbol{x}^{(t)}$
-# then says how strongly the prediction at step $\tau$ depends on the
-# character $\tau - t$ steps earlier, through every path of the unrolled
-# graph:
+# 1. how the gradient of a loss reaches back through the state of a vanilla
+#    RNN whose recurrent matrix $\boldsymbol{W}$ is scaled to a spectral
+#    radius $\rho(\boldsymbol{W})$ of 0.5, 0.9, 1, 1.5 and 3, and through an
+#    [LSTM](../../lstm/) and a [GRU](../../gru/) at initialisation and after a
+#    short training run;
+# 2. a training run whose loss spikes because its gradient explodes, and the
+#    same run with elementwise and with global-norm clipping.
+#
+# **The quantity.** Take a window of $\tau = 100$ characters of held-out text,
+# compute the loss of the last prediction only, $L^{(\tau)}$, and
+# backpropagate it. `rnn.dynamics.loss_gradient_norms` runs the layer one step
+# at a time through the cell's layer protocol, so it sees the gradient on the
+# recurrent state after every step:
 #
 # $$
-# \bigl\lVert \nabla_{\boldsymbol{x}^{(t)}} L^{(\tau)} \bigr\rVert
-# \quad\text{for } \tau - t = 0, 1, \dots, 99,
+# \bigl\lVert \nabla_{\boldsymbol{h}^{(\tau-k)}} L^{(\tau)} \bigr\rVert
+# \quad\text{for } k = 0, 1, \dots, 100,
 # $$
 #
-# averaged over 32 windows of the validation text. It is the quantity the
-# weights of step $t$ learn from: their gradient is built from the same
-# backpropagated vector. Plotted on a log scale against $\tau - t$, a geometric
-# decay is a straight line whose slope is the log of the factor lost per step.
-#
-# The whole notebook runs in well under a minute on two CPU cores; it is
-# executed every time the site is built.
+# where for the LSTM the state is the pair $(\boldsymbol{h}, \boldsymbol{s})$.
+# It is measured in float64 on 32 windows, and their geometric mean is
+# plotted against $k = \tau - t$ on a log scale, where a geometric decay is a
+# straight line. `rnn.dynamics.decay_rate` fits that line; its slope gives the
+# factor $r$ kept per step ($r < 1$ vanishes, $r > 1$ explodes).
 
 # %%
 import os
@@ -46,7 +44,9 @@ import numpy as np
 import rnn
 from rnn.corpus import default_corpus
 from rnn.data import StreamBatcher, Vocab, split
-from rnn.model import CELLS
+from rnn.dynamics import decay_rate, loss_gradient_norms
+from rnn.initializers import spectral_radius
+from rnn.optim import clip_elementwise, clip_global_norm
 
 start = time.perf_counter()
 text, description = default_corpus()
@@ -59,189 +59,271 @@ H, TAU, B = 64, 100, 32
 rng = np.random.default_rng(0)
 starts = rng.integers(0, len(val_ids) - TAU - 1, size=B)
 window = np.stack([val_ids[s:s + TAU + 1] for s in starts], axis=1)  # (TAU + 1, B)
-x = rnn.one_hot(window[:-1], K)  # read 100 characters ...
-y_last = window[-1]              # ... and predict the 101st
+inputs, target = window[:-1], window[-1]  # read 100 characters, predict the 101st
+
+
+def probe(params):
+    """Gradient norms k = 0 .. TAU steps back (geometric mean over the windows) and the
+    fitted factor per step, measured in float64."""
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    norms = loss_gradient_norms(p64, inputs, target)  # (TAU + 1, B)
+    return np.exp(np.log(norms).mean(axis=1)), decay_rate(norms)
 
 
 # %% [markdown]
-# The measurement, for any cell of the model's registry `rnn.model.CELLS`
-# (the same forward and backward functions `rnn.loss_and_grads` uses). It also
-# returns the mean value of the gate that controls the direct path: the forget
-# gate $\boldsymbol{f}$ of the LSTM, the update gate $\boldsymbol{z}$ of the
-# GRU.
+# ## The vanilla RNN at five spectral radii
+#
+# Same random weights each time (PyTorch's uniform $\pm 1/\sqrt{H}$, seed 1),
+# with the recurrent matrix rescaled by `rnn.init_params(...,
+# spectral_radius=rho)`. A random matrix is not normal, so its largest singular
+# value $\lVert \boldsymbol{W} \rVert_2$, which the bound uses, is larger than
+# its spectral radius; both are printed.
 
 # %%
-def input_gradient_norms(params):
-    """||dL(tau)/dx(t)|| for tau - t = 0 .. TAU - 1 (mean over the windows),
-    and the mean of the direct-path gate (None for the vanilla RNN)."""
-    p = {k: v.astype(np.float64) for k, v in params.items()}  # measure in float64
-    name = rnn.model_info(p).cell
-    cell = CELLS[name]
-    layer = {name: p[name] for name in cell.PARAM_NAMES}
-    h, cache, _ = cell.layer_forward(x, np.zeros((cell.N_STATES, B, H)), layer)
-    logits = rnn.output_forward(h[-1], p["V"], p["c"])
-    _, do = rnn.softmax_cross_entropy(logits, y_last)
-    dh = np.zeros_like(h)
-    dh[-1] = rnn.output_backward(do, h[-1], p["V"])[0]  # upstream gradient at tau only
-    dx, _, _ = cell.layer_backward(dh, cache)
-    norms = np.linalg.norm(dx, axis=2).mean(axis=1)[::-1]  # entry k: k steps before tau
-    # gate block 1 is f for the LSTM (i, f, g, o) and z for the GRU (r, z, n)
-    gate = None if name == "rnn" else cache.gates[:, :, H:2 * H].mean()
-    return norms, gate
+RADII = (0.5, 0.9, 1.0, 1.5, 3.0)
+curves, rates = {}, {}
+for rho in RADII:
+    params = rnn.init_params(K, H, init="scaled", seed=1, spectral_radius=rho)
+    name = rf"rnn, $\rho(W)$ = {rho:g}"
+    curves[name], rates[name] = probe(params)
+    print(f"rho(W) = {spectral_radius(params['W']):.3f}   ||W||_2 = "
+          f"{np.linalg.norm(params['W'], 2):.2f}   factor per step r = {rates[name]:.3f}")
+default_rho = spectral_radius(rnn.init_params(K, H, init="scaled", seed=1)["W"])
+print(f"(the default 'scaled' initialisation draws rho(W) = {default_rho:.2f})")
+
+# %% [markdown]
+# ## Gated cells at initialisation and after training
+#
+# Four models with $H = 64$: the vanilla RNN (default initialisation), the
+# LSTM with the package's forget-gate bias $\boldsymbol{b}_f = \boldsymbol{1}$,
+# the same LSTM with $\boldsymbol{b}_f = \boldsymbol{0}$, and the GRU. Each is
+# probed at initialisation, trained for 300 steps of truncated BPTT
+# (`rnn.train_step`: windows of 32 characters, 32 streams, Adam, clipping at
+# $\pm 5$), and probed again. The probe also reports the mean of the gate on
+# the direct path: the forget gate $\boldsymbol{f}$ of the LSTM, the update
+# gate $\boldsymbol{z}$ of the GRU.
+
+# %%
+STEPS, T_TRAIN, B_TRAIN = 300, 32, 32
+MODELS = {"rnn": "rnn", "lstm": "lstm", "lstm, b_f = 0": "lstm", "gru": "gru"}
 
 
 def new_models():
-    cells = {"rnn": "rnn", "lstm, b_f = 1": "lstm", "lstm, b_f = 0": "lstm",
-             "gru": "gru"}
-    models = {name: rnn.init_params(K, H, cell=cell, init="scaled", seed=1,
-                                    dtype=np.float32)
-              for name, cell in cells.items()}
+    models = {name: rnn.init_params(K, H, cell=cell, init="scaled", seed=1, dtype=np.float32)
+              for name, cell in MODELS.items()}
     models["lstm, b_f = 0"]["b_f"][:] = 0.0  # same weights, forget bias 0
     return models
 
 
-models = new_models()
-at_init = {name: input_gradient_norms(p) for name, p in models.items()}
-for name, (norms, gate) in at_init.items():
-    n_params = rnn.count_params(models[name])
-    shown = "-" if gate is None else f"{gate:.2f}"
-    print(f"{name:14} {n_params:7,} parameters   mean gate {shown}")
-
-# %% [markdown]
-# All four start from the same kind of random weights (uniform in
-# $\pm 1/\sqrt{H}$, as PyTorch draws them), and all biases zero except the
-# LSTM's forget bias. The LSTM's forget gates therefore start near
-# $\sigma(1) \approx 0.73$ or $\sigma(0) = 0.5$, the GRU's update gates near
-# $0.5$.
-#
-# ## A short training run
-#
-# Each model is then trained for a few hundred steps of truncated BPTT on the
-# training text: windows of 32 characters, 32 streams, Adam with the
-# package's default learning rate, gradients clipped to $\pm 5$. Each step is
-# `rnn.train_step`, the step `rnn train` takes; the loop around it only fetches
-# the windows and carries the state. (`rnn.train.train(config, params=...)`
-# would do the same from the given initial weights, with evaluation and
-# checkpoints on top.)
-
-# %%
-STEPS, T_TRAIN, B_TRAIN = 300, 32, 32
+def mean_gate(params):
+    """Mean forget gate (LSTM) or update gate (GRU) over the probe windows; None for the RNN."""
+    cell = rnn.model_info(params).cell
+    if cell == "rnn":
+        return None
+    module = rnn.model.CELLS[cell]
+    layer = {n: params[n].astype(np.float64) for n in module.PARAM_NAMES}
+    _, cache, _ = module.layer_forward(rnn.one_hot(inputs, K), np.zeros((module.N_STATES, B, H)),
+                                       layer)
+    return float(cache.gates[:, :, H:2 * H].mean())  # gate block 1: f (i, f, g, o) or z (r, z, n)
 
 
-def train_briefly(params, steps=STEPS):
+def train_briefly(params):
     optimizer = rnn.make_optimizer("adam")
     batches = StreamBatcher(train_ids, T_TRAIN, B_TRAIN)
     state = None
-    for _ in range(steps):
-        inputs, targets, reset = batches.next()
+    for _ in range(STEPS):
+        x, y, reset = batches.next()
         if reset:  # a stream wrapped around: start from a zero state
             state = None
-        _, state = rnn.train_step(params, optimizer, inputs, targets, state, clip=5.0)
+        _, state = rnn.train_step(params, optimizer, x, y, state, clip=5.0)
     return params
 
 
-val_loss = {}
+models = new_models()
+gates, val_loss = {}, {}
 for name, params in models.items():
-    t0 = time.perf_counter()
-    train_briefly(params)
-    val_loss[name] = rnn.evaluate(params, val_ids[:20_000])
-    seconds = time.perf_counter() - t0
-    print(f"{name:14} {STEPS} steps in {seconds:4.1f} s; "
-          f"validation loss {val_loss[name]:.3f} nats/char")
-after = {name: input_gradient_norms(p) for name, p in models.items()}
+    for when in ("init", "trained"):
+        if when == "trained":
+            t0 = time.perf_counter()
+            train_briefly(params)
+            val_loss[name] = rnn.evaluate(params, val_ids[:20_000])
+            print(f"{name:14} {STEPS} steps in {time.perf_counter() - t0:4.1f} s; "
+                  f"validation loss {val_loss[name]:.3f} nats/char")
+        key = f"{name}, {when}"
+        curves[key], rates[key] = probe(params)
+        gates[key] = mean_gate(params)
 
 # %% [markdown]
 # ## The measurement
 
 # %%
-lags = np.arange(TAU)
-fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-styles = {"rnn": "-", "lstm, b_f = 1": "-", "lstm, b_f = 0": "--", "gru": "-"}
-for ax, results, title in [(axes[0], at_init, "at initialisation"),
-                           (axes[1], after, f"after {STEPS} training steps")]:
-    for name, (norms, _) in results.items():
-        ax.semilogy(lags, norms, styles[name], label=name)
-    ax.set_title(title)
-    ax.set_xlabel(r"$\tau - t$ (steps back from the loss)")
-    ax.grid(alpha=0.3, which="both")
-axes[0].set_ylabel(r"$\|\nabla_{x(t)} L^{(\tau)}\|$")
-axes[1].legend()
+fig, ax = plt.subplots(figsize=(7, 5))
+lags = np.arange(TAU + 1)
+ramp = plt.get_cmap("plasma")(np.linspace(0.3, 0.88, len(RADII)))
+for colour, rho in zip(ramp, RADII):
+    name = rf"rnn, $\rho(W)$ = {rho:g}"
+    ax.semilogy(lags, curves[name], color=colour, lw=1.8, label=f"{name}: r = {rates[name]:.2f}")
+for name, colour in (("lstm", "#009E73"), ("gru", "#56B4E9")):
+    for when, style in (("init", "--"), ("trained", "-")):
+        key = f"{name}, {when}"
+        ax.semilogy(lags, curves[key], style, color=colour, lw=2,
+                    label=f"{key}: r = {rates[key]:.2f}")
+ax.set_xlabel(r"$k = \tau - t$: steps between the state and the loss")
+ax.set_ylabel(r"$\|\partial L^{(\tau)} / \partial h^{(\tau - k)}\|$ (nats per unit of state)")
+ax.set_title("Gradient reaching back k steps (geometric mean of 32 windows)")
+ax.grid(which="major")
+ax.legend(fontsize=9, loc="lower left", ncol=2)
 fig.tight_layout()
 plt.show()
 
-# %%
-def gate_text(gate):
-    return "-" if gate is None else f"{gate:.2f}"
-
-
-print("gradient k steps back, relative to k = 0")
-print(" " * 26 + " k = 10  k = 50  k = 99  per step  mean gate")
-for name in models:
-    for label, results in (("init", at_init), ("trained", after)):
-        norms, gate = results[name]
-        r = norms / norms[0]
-        print(f"{name:14} {label:10} {r[10]:7.0e} {r[50]:7.0e} {r[99]:7.0e} "
-              f"{r[99] ** (1 / 99):9.2f} {gate_text(gate):>10}")
-
+# %% [markdown]
+# The legend gives the fitted factor per step, $r$, of every line. All of
+# them, with the gradient left after 10, 50 and 100 steps (relative to
+# $k = 0$), the mean direct-path gate and, after training, the validation
+# loss:
 
 # %%
-def kept(results, name):
-    """The gradient 99 steps back, relative to the one at k = 0."""
-    norms = results[name][0]
-    return norms[99] / norms[0]
-
-
-print("99 steps back, the gradient kept relative to the vanilla RNN's:")
-for name in models:
-    init = kept(at_init, name) / kept(at_init, "rnn")
-    trained = kept(after, name) / kept(after, "rnn")
-    print(f"  {name:14} at initialisation {init:7.0e}   "
-          f"after {STEPS} steps {trained:7.0e}")
+print(f"{'':24} {'r':>6} {'k = 10':>8} {'k = 50':>8} {'k = 100':>8} {'gate':>6} {'val loss':>9}")
+for key, curve in curves.items():
+    rel = curve / curve[0]
+    gate = gates.get(key)
+    loss = f"{val_loss[key.rsplit(', ', 1)[0]]:.3f}" if "trained" in key else ""
+    shown = "" if gate is None else f"{gate:.2f}"
+    label = key.replace("$\\rho(W)$", "rho(W)")
+    print(f"{label:24} {rates[key]:6.3f} {rel[10]:8.0e} {rel[50]:8.0e} {rel[100]:8.0e} "
+          f"{shown:>6} {loss:>9}")
+small = [rates[rf"rnn, $\rho(W)$ = {rho:g}"] for rho in RADII]
+assert all(a < b for a, b in zip(small, small[1:]))  # a larger radius keeps more, every time
+assert small[0] < 1 and rates["lstm, init"] > rates["rnn, init"]
 
 # %% [markdown]
-# ## Reading the plots
+# ## Reading the plot
 #
-# **At initialisation** (left), every curve is close to a straight line: the
-# gradient decays geometrically with the distance. The vanilla RNN, the LSTM
-# with $\boldsymbol{b}_f = \boldsymbol{0}$ and the GRU lose about the same
-# factor per step (the "per step" column), and after a hundred steps almost
-# nothing is left. The LSTM
-# with $\boldsymbol{b}_f = \boldsymbol{1}$ decays far more slowly: its forget
-# gates, near $\sigma(1) \approx 0.73$, pass most of the cell-state gradient on
-# at every step; the last table says by how much it beats the others 99 steps
-# back. The forget bias is the whole difference
-# between the two LSTM curves, which start from the same weights. With a zero
-# bias the gates sit at $1/2$, and the direct path halves the gradient at every
-# step, no better than the RNN's Jacobians. The GRU, whose biases all start at
-# zero, behaves like the LSTM with the zero forget bias.
+# **The spectral radius sets the slope.** At initialisation every vanilla
+# line is close to straight: the gradient changes by the same factor at
+# every step, as the product of Jacobians
+# $\prod_j \operatorname{diag}(1 - \boldsymbol{h}^{(j)2})\,\boldsymbol{W}$
+# predicts. The factor grows with $\rho(\boldsymbol{W})$, and the table shows
+# where it crosses 1: below about $\rho = 1$ the gradient vanishes
+# geometrically, and well above it, at $\rho = 3$, it *grows* as it goes back.
+# With the small inputs and zero biases of a freshly initialised model, the
+# units are not saturated enough for their tanh derivatives to stop the
+# growth; the chapter shows that a bias that pushes the units towards
+# saturation makes the same $\rho = 3$ vanish instead. $\rho(\boldsymbol{W}) > 1$
+# is necessary for the gradient to explode, not sufficient.
 #
-# **After a short training run** (right), the gates have moved, and the table's
-# "mean gate" column shows where to. In the LSTMs the forget gates open further,
-# and both LSTMs keep far more of the long-range gradient than the RNN. The GRU
-# goes the other way: in this first phase of training its update gates close,
-# towards $\boldsymbol{z} = 0$, where the new state is just the candidate and the
-# GRU computes what a vanilla RNN would (Exercise 2 of the
-# [GRU chapter](../../gru/)), and its long-range gradient falls below even the
-# RNN's. A plausible reading: what pays first is predicting the next character
-# from the last few, and a closed update gate tracks those fastest. The gated
-# path has not gone away, the gates can open again; but the gradient that would
-# teach them to is now the small one.
+# **The gated cells.** With $\boldsymbol{b}_f = \boldsymbol{1}$ the LSTM's
+# forget gates start near $\sigma(1) \approx 0.73$ and its cell-state path
+# passes most of the gradient on at every step; it keeps far more than the
+# vanilla RNN at its default radius. The GRU starts with its update gates near
+# $\sigma(0) = 1/2$ and decays about as fast as the RNN. After 300 training
+# steps the gates have moved (the "gate" column): in this early phase the GRU's
+# update gates close, towards $\boldsymbol{z} = 0$, where it computes what a
+# vanilla RNN would ([GRU, Exercise 2](../../gru/#exercises)), and its
+# long-range gradient drops; the LSTM's forget gates open further. A gradient
+# that reaches far is a *possibility* of learning long dependencies, not a
+# lower loss: on this corpus the next character depends mostly on the last
+# few, and the validation losses after such a short run do not follow the
+# decay rates. [Long-range memory](../long-range-memory/) measures what the
+# cells can learn when a dependency does span many steps.
+
+# %% [markdown]
+# ## Exploding gradients in training, and clipping
 #
-# **The loss is a different question.** A larger gradient from far away is a
-# *possibility* of learning long dependencies, not a lower loss. The training
-# cell printed the validation losses after the same short training; on this
-# corpus, whose next character depends mostly on the last few, the forget bias
-# of 1 does not buy the LSTM a lower loss this early, and may even cost a
-# little. Where it is meant to pay is on dependencies that span many steps,
-# which a short run on short windows does not test.
+# A vanilla RNN ($H = 64$, $\boldsymbol{W}$ scaled to $\rho = 1$) trained with
+# plain SGD at learning rate 1 on windows of $T = 64$ characters, 16 streams:
+# three runs from the same initial weights on the same batches, one without
+# clipping, one with every gradient entry clipped, one with the whole gradient
+# rescaled to norm at most 1. The elementwise threshold is min-char-rnn's
+# $\pm 5$ translated to the loss used here: min-char-rnn clips the gradient of a
+# loss *summed* over its window, `rnn train` averages over the $T B$ = 1,024
+# characters of a batch, so $\pm 5$ becomes $\pm 5 / 1024$.
 #
-# The slope of each line is the log of a per-step factor, which the table's
-# "per step" column lists. For the LSTM at initialisation it is larger than
-# the mean forget gate: besides the direct path through $\boldsymbol{f}$, the
-# gradient also flows through $\boldsymbol{h}^{(t)}$ and the gates of the next
-# step, and those paths add up. With the recurrent matrices set to zero they
-# disappear, and the factor is exactly the product of the forget gates
-# (Exercise 2 of the [LSTM chapter](../../lstm/)).
+# Each step measures the gradient $\boldsymbol{g}$ before clipping, its
+# norm, and the cosine between $\boldsymbol{g}$ and the clipped step. The
+# step is the package's: `rnn.loss_and_grads`, `rnn.clip_elementwise` or
+# `rnn.clip_global_norm`, and the optimiser, the three calls inside
+# `rnn.train_step`, made one by one so that the gradient can be measured
+# between them.
+
+# %%
+CLIP_T, CLIP_B, CLIP_STEPS = 64, 16, 300
+RUNS = {"no clipping": None, "elementwise, 5/(TB)": ("elementwise", 5 / (CLIP_T * CLIP_B)),
+        "global norm, 1": ("norm", 1.0)}
+
+
+def flat(grads):
+    return np.concatenate([g.ravel() for g in grads.values()])
+
+
+def clipping_run(clip):
+    params = rnn.init_params(K, H, init="scaled", seed=0, spectral_radius=1.0)
+    optimizer = rnn.make_optimizer("sgd", 1.0)
+    batches = StreamBatcher(train_ids, CLIP_T, CLIP_B)
+    state, out = None, {"loss": [], "norm": [], "cosine": [], "acted": 0}
+    for _ in range(CLIP_STEPS):
+        x, y, reset = batches.next()
+        state = None if reset else state
+        loss, grads, state = rnn.loss_and_grads(params, x, y, state, reduction="mean")
+        g = flat(grads)
+        if clip is not None:
+            (clip_elementwise if clip[0] == "elementwise" else clip_global_norm)(grads, clip[1])
+        step = flat(grads)
+        out["acted"] += not np.array_equal(step, g)
+        out["loss"].append(loss)
+        out["norm"].append(np.linalg.norm(g))
+        out["cosine"].append(g @ step / (np.linalg.norm(g) * np.linalg.norm(step)))
+        optimizer.step(params, grads)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+runs = {name: clipping_run(clip) for name, clip in RUNS.items()}
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+for (name, r), colour in zip(runs.items(), ("#D55E00", "#0072B2", "#009E73")):
+    top.plot(r["loss"], color=colour, lw=1.3, label=name)
+    bottom.semilogy(r["norm"], color=colour, lw=1.0, label=name)
+top.axhline(np.log(K), color="0.45", ls=":", lw=1, label=r"$\ln K$ (uniform guess)")
+top.set_ylabel("training loss\n(nats/char)")
+top.set_ylim(1.5, 16)
+top.grid()
+bottom.set_ylabel(r"$\|g\|$ before clipping")
+bottom.set_xlabel("training step (SGD, learning rate 1)")
+bottom.grid(which="major")
+fig.legend(*top.get_legend_handles_labels(), loc="upper center", ncol=2, fontsize=10)
+fig.tight_layout(rect=(0, 0, 1, 0.9))
+plt.show()
+
+# %%
+print(f"{'':20} {'max loss':>9} {'last 50 steps':>14} {'max |g|':>8} {'clipped':>8} "
+      f"{'min cos(g, step)':>17}")
+for name, r in runs.items():
+    print(f"{name:20} {r['loss'].max():9.2f} {r['loss'][-50:].mean():14.3f} {r['norm'].max():8.1f} "
+          f"{r['acted']:8d} {r['cosine'].min():17.3f}")
+assert runs["no clipping"]["loss"].max() > 2 * np.log(K)  # the unclipped run spikes ...
+for name in list(RUNS)[1:]:
+    assert runs[name]["loss"][1:].max() < runs["no clipping"]["loss"].max() / 2  # ... the others not
+    assert runs[name]["cosine"].min() > 0  # every clipped step still points downhill
+assert np.allclose(runs["global norm, 1"]["cosine"], 1.0)  # and norm clipping keeps the direction
+
+# %% [markdown]
+# **What the runs show.** Without clipping, the run follows the others for a
+# few dozen steps, until a step with a large gradient (bottom panel) throws
+# the weights to where the loss is far above $\ln K$, worse than guessing
+# uniformly. It never settles again: every large gradient it meets there
+# makes another jump, and after 300 steps it is still several nats behind.
+# Both clipped runs take no such step and train smoothly, on the same
+# batches from the same weights.
+#
+# **Descent, measured.** The last column is the smallest cosine, over the
+# whole run, between the gradient and the step actually taken. Global-norm
+# clipping only shortens the step: the cosine is exactly 1. Elementwise
+# clipping turns it, by the angle whose cosine is printed, but it is positive
+# at every step: the step is still a descent direction, as
+# $\boldsymbol{g}^\top \operatorname{clip}(\boldsymbol{g}) = \sum_i |g_i| \min(|g_i|, g_{\max}) > 0$
+# says it must be ([min-char-rnn, step by step](../../char-rnn/#clipping-the-gradient)).
+# With threshold $5 / (TB)$ it acts on almost every step of this run, so the
+# update is close to a scaled sign of the gradient. Which of the two clipped
+# runs ends lower varies with the seed; both end far below the unclipped one.
 
 # %%
 print(f"notebook run time: {time.perf_counter() - start:.1f} s")

@@ -45,13 +45,11 @@ import time  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn.plotting import site_style  # noqa: E402
 from rnn.seq2seq import (decode_beam, decode_greedy, exact_matches,  # noqa: E402
                          seq2seq_forward, train_seq2seq)
 from rnn.tasks import reversal_batch  # noqa: E402
 
 start = time.perf_counter()
-site_style()  # transparent figures with grey text: legible in the light and the dark theme
 
 LETTERS = ".abcdefgh"  # id 0 is the end token, shown as "."
 MAX_LEN, ALPHABET = 12, 8
@@ -83,7 +81,7 @@ for name, kw in models.items():
     print(f"{name:22} {seconds[name]:5.1f} s, loss {losses[name][0]:.2f} -> "
           f"{np.mean(losses[name][-50:]):.3f} nats per token (mean of the last 50 steps)")
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 window = 25
 for name, curve in losses.items():
     ax.plot(np.arange(window, STEPS + 1), np.convolve(curve, np.ones(window) / window, "valid"),
@@ -126,7 +124,7 @@ for name, acc in accuracy.items():
     print(f"{name + ', greedy':30}" + " ".join(f"{a:4.0%}" for a in acc))
 print(f"{beam_name + ', beam 4':30}" + " ".join(f"{a:4.0%}" for a in beam_accuracy))
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 for name, acc in accuracy.items():
     ax.plot(lengths, 100 * acc, "o-", lw=2, label=f"{name}, greedy")
 ax.plot(lengths, 100 * beam_accuracy, "s--", lw=1.5, color="C0",
@@ -251,7 +249,7 @@ def on(correct, where):
     return [100 * correct[k][where[k]].mean() if where[k].any() else np.nan for k in range(L)]
 
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 ax.plot(positions, 100 * forced.mean(axis=1), "o-", lw=2, color="C0", label="teacher-forced")
 ax.plot(positions, 100 * free.mean(axis=1), "s-", lw=2, color="C1", label="free-running (greedy)")
 ax.plot(positions, on(forced, after), "o--", lw=1.5, color="C0",

@@ -112,13 +112,13 @@ print(f"validation loss: {val_losses[0]:.3f} -> {val_losses[-1]:.3f} nats/char "
 # %%
 window = 50
 smooth = np.convolve(train_losses, np.ones(window) / window, mode="valid")
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 ax.plot(np.arange(1, steps + 1), train_losses, color="tab:blue", alpha=0.25, lw=0.8,
         label="training loss (one step)")
 ax.plot(np.arange(window, steps + 1), smooth, color="tab:blue", lw=2,
         label=f"training loss ({window}-step average)")
 ax.plot(val_steps, val_losses, "o-", color="tab:orange", lw=2, label="validation loss")
-ax.axhline(np.log(vocab.size), color="gray", ls="--", lw=1, label=r"$\ln K$ (uniform guess)")
+ax.axhline(np.log(vocab.size), color="0.45", ls="--", lw=1, label=r"$\ln K$ (uniform guess)")
 ax.set_xlabel("step")
 ax.set_ylabel("loss (nats per character)")
 ax.set_ylim(1.0, np.log(vocab.size) + 0.3)
@@ -132,8 +132,8 @@ plt.show()
 # ## Samples at three temperatures
 #
 # `rnn.sample.sample` feeds the model its own output one character at a time.
-# The temperature $\tau$ divides the logits before the softmax: $\tau < 1$
-# makes the likely characters likelier (safer, more repetitive text), $\tau > 1$
+# The temperature $\mathcal{T}$ divides the logits before the softmax: $\mathcal{T} < 1$
+# makes the likely characters likelier (safer, more repetitive text), $\mathcal{T} > 1$
 # flattens the distribution (more variety, more mistakes). The seed is fixed,
 # so these samples are the same on every build of the same code.
 
@@ -147,9 +147,9 @@ for temperature in (0.5, 1.0, 1.5):
 # ## The next-character distribution at several temperatures
 #
 # The model reads a context and gives logits $\boldsymbol{o}$ for the next
-# character; the sampler draws from $\operatorname{softmax}(\boldsymbol{o}/\tau)$,
+# character; the sampler draws from $\operatorname{softmax}(\boldsymbol{o}/\mathcal{T})$,
 # computed by `rnn.sample.next_distribution`. The bars are the probabilities of
-# the 12 characters that are most likely at $\tau = 1$; the legend gives the
+# the 12 characters that are most likely at $\mathcal{T} = 1$; the legend gives the
 # entropy of the whole distribution in bits at each temperature.
 
 # %%
@@ -170,11 +170,11 @@ def entropy_bits(p):
 
 labels = [repr(vocab.chars[k])[1:-1] or " " for k in top]
 labels = ["␣" if lab == " " else lab for lab in labels]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots()  # sized for the page by scripts/notebook_env/matplotlibrc
 width = 0.8 / len(temperatures)
 for i, tau in enumerate(temperatures):
     ax.bar(np.arange(len(top)) + (i - (len(temperatures) - 1) / 2) * width, dists[tau][top], width,
-           label=rf"$\tau$ = {tau:g}: {entropy_bits(dists[tau]):.2f} bits")
+           label=rf"$\mathcal{{T}}$ = {tau:g}: {entropy_bits(dists[tau]):.2f} bits")
 ax.set_xticks(np.arange(len(top)), labels)
 ax.set_xlabel("next character (␣ is a space)")
 ax.set_ylabel("probability")
@@ -190,9 +190,9 @@ for tau in temperatures:
           f"entropy {entropy_bits(p):.2f} bits")
 
 # %% [markdown]
-# As $\tau$ grows, probability moves from the likely characters to the
+# As $\mathcal{T}$ grows, probability moves from the likely characters to the
 # unlikely ones, and the entropy rises towards $\log_2 K$ bits, the entropy of
-# a uniform choice. As $\tau \to 0$ all the probability goes to the arg-max:
+# a uniform choice. As $\mathcal{T} \to 0$ all the probability goes to the arg-max:
 # sampling becomes greedy decoding.
 #
 # ## How long this took

@@ -14,6 +14,12 @@ The data path, one module a step::
     step, loop    rnn.train       train_step, train   (options: rnn.config)
     sampling      rnn.sample      sample, beam_search
 
+Around it: rnn.truncation (what truncated BPTT keeps, and its variants),
+rnn.dynamics (how far back the gradient reaches), rnn.tasks (synthetic tasks
+with a known answer), rnn.initializers (initialisation schemes), rnn.export
+(a model as one file a web page runs), rnn.units (what single hidden units
+track).
+
 Beyond the language model, on the same layer protocol::
 
     variable lengths    rnn.masking        pad, mask_from_lengths, forward_to_lengths
@@ -61,10 +67,14 @@ __all__ = list(_MODULE_OF)
 # Submodules, also reachable as attributes (rnn.model.CELLS) after a bare `import rnn`.
 _SUBMODULES = {"rnn_cell", "lstm", "gru", "losses", "gradcheck", "model", "data", "corpus",
                "optim", "checkpoint", "sample", "config", "train", "run_state", "run_folder",
-               "progress", "initializers", "cli",
+               "progress", "initializers", "cli", "truncation", "dynamics",
                # beyond the language model
                "masking", "classify", "bidirectional", "attention", "seq2seq", "beam", "exposure",
-               "tasks", "demos", "plotting"}
+               "tasks", "demos",
+               # the interactive pages: models for the browser, what units track
+               "export", "units",
+               # to and from PyTorch (imports torch only when one of its functions runs)
+               "torch_bridge"}
 
 
 def __getattr__(name):

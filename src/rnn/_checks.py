@@ -13,12 +13,13 @@ import math
 import numbers
 import os
 import stat
+import tempfile
 
 import numpy as np
 
 __all__ = ["as_float_array", "check_shape", "check_ids", "check_ids_1d", "check_int",
            "check_number", "check_file", "open_regular", "available_memory", "format_bytes",
-           "check_cache", "add_to_last", "split_state_grad"]
+           "check_cache", "add_to_last", "split_state_grad", "atomic_write"]
 
 
 def as_float_array(func: str, name: str, a) -> np.ndarray:
@@ -249,3 +250,44 @@ def split_state_grad(func: str, dstate, S: int, B: int, H: int) -> tuple:
     dstate = as_float_array(func, "dstate", dstate)
     check_shape(func, "dstate", dstate, (S, B, H), "(S, B, H)")
     return tuple(dstate)
+
+
+def atomic_write(path, write) -> None:
+    """Write a file atomically: ``write(f)`` fills a temporary file in the same
+    folder, which is flushed to disk and then renamed over ``path``.
+
+    A crash or an exception in ``write`` leaves ``path`` as it was (the
+    temporary file is removed); parent folders are created. The new file
+    gets the mode a normal new file gets.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates the file as 0600; give it the mode a normal new file gets
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)  # atomic on POSIX and Windows
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (POSIX; not possible on Windows)
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)

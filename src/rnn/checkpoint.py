@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib import format as npformat
 
-from ._checks import available_memory, check_int, format_bytes, open_regular
+from ._checks import atomic_write, available_memory, check_int, format_bytes, open_regular
 from .data import Vocab
 from .model import model_layout, param_shapes
 from .optim import OPTIMIZERS
@@ -162,37 +161,7 @@ def save_checkpoint(path, *, params: dict, vocab: Vocab, config: dict, step: int
         for k, a in d.items():
             arrays[f"{prefix}/{k}"] = a
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file as 0600; give it the mode a normal new file gets
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on Windows)
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 class CheckpointError(ValueError):

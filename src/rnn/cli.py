@@ -1,4 +1,4 @@
-"""Command line: ``rnn train`` and ``rnn sample`` (also ``python -m rnn``).
+"""Command line: ``rnn train``, ``rnn sample`` and ``rnn export`` (also ``python -m rnn``).
 
 Examples::
 
@@ -6,6 +6,7 @@ Examples::
     rnn train --data input.txt --hidden 256 --minutes 10 --out runs/mine
     rnn train --resume runs/rnn/checkpoint.npz --steps 2000
     rnn sample runs/rnn/checkpoint.npz --prime "ROMEO:" --temperature 0.7 --seed 1
+    rnn export runs/rnn/best.npz my-model.bin   # for the site's page "Type to a trained network"
 
 The options of ``rnn train`` are generated from the fields of
 :class:`rnn.config.TrainConfig` (choices, bounds, defaults and help are
@@ -126,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rnn",
         description="Train a character-level recurrent network on a text and sample from it "
                     "(NumPy only, backpropagation through time written out by hand).",
-        epilog="Run `rnn train --help` or `rnn sample --help` for the options of each command.")
+        epilog="Run `rnn train --help`, `rnn sample --help` or `rnn export --help` for the "
+               "options of each command.")
     parser.add_argument("--version", action="version", version=f"rnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,export}")
 
     t = sub.add_parser(
         "train", help="train a model and save <out>/checkpoint.npz",
@@ -174,8 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     mode = s.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true",
                       help="always take the most likely character (deterministic)")
-    mode.add_argument("--beam", type=positive, default=None, metavar="W",
-                      help="beam search with W beams: the most likely continuation found")
+    mode.add_argument("--beam", type=positive, default=None, metavar="M",
+                      help="beam search with M beams: the most likely continuation found")
+
+    e = sub.add_parser(
+        "export", help="write a checkpoint's model as one file a web page can run",
+        description="Write the model of a checkpoint (weights as float32, vocabulary, how it was "
+                    "trained) in the format of rnn.export, which the site's page \"Type to a "
+                    "trained network\" loads with its \"your own model\" button and runs in the "
+                    "browser. The file is checked (format version, CRC-32s) when it is read.")
+    e.add_argument("checkpoint", metavar="CKPT", help="checkpoint file written by `rnn train`")
+    e.add_argument("out", metavar="OUT", help="the file to write (e.g. my-model.bin)")
+    e.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     return parser
 
 
@@ -221,6 +233,26 @@ def _sample(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .export import save_export
+    from .model import model_info
+
+    ckpt = load_checkpoint(args.checkpoint)  # a bad checkpoint: one clear error, nothing written
+    if os.path.exists(args.out) and os.path.samefile(args.out, args.checkpoint):
+        raise ValueError(f"OUT {args.out!r} is the checkpoint itself; choose another name")
+    if os.path.exists(args.out) and not args.overwrite:
+        raise ValueError(f"{args.out!r} exists; pass --overwrite to replace it, or choose another "
+                         f"name")
+    info = model_info(ckpt.params)
+    meta = {"source": os.path.basename(args.checkpoint), "steps": ckpt.step, "config": ckpt.config,
+            "rnn_version": __version__}
+    size = save_export(args.out, ckpt.params, ckpt.vocab, meta)
+    print(f"wrote {args.out}: a {info.layers}-layer {info.cell} model, H = {info.H}, K = {info.K} "
+          f"characters, {size:,} bytes")
+    return 0
+
+
 def _error(message) -> None:
     message = " ".join(str(message).split())  # exactly one line
     print(f"rnn: error: {message}", file=sys.stderr, flush=True)
@@ -253,7 +285,8 @@ def _main(argv) -> int:
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     if args.command is None:
-        _error("choose a command: `rnn train` or `rnn sample CKPT` (see `rnn --help`)")
+        _error("choose a command: `rnn train`, `rnn sample CKPT` or `rnn export CKPT OUT` "
+               "(see `rnn --help`)")
         return 2
     import numpy as np
 
@@ -263,7 +296,7 @@ def _main(argv) -> int:
         _apply_threads(args)
         # a diverging run overflows on its way to the one-line error that reports it
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return _train(args) if args.command == "train" else _sample(args)
+            return {"train": _train, "sample": _sample, "export": _export}[args.command](args)
     except TrainingDiverged as exc:
         _error(exc)
         return 1

@@ -20,10 +20,16 @@ from .initializers import SCHEMES
 from .model import CELLS
 from .optim import DEFAULT_LR, OPTIMIZERS
 
-__all__ = ["TrainConfig", "DEFAULT_MINUTES", "option", "options"]
+__all__ = ["TrainConfig", "DEFAULT_MINUTES", "TRUNCATIONS", "DEFAULT_KEEP", "option", "options"]
 
 #: Training time when neither ``steps`` nor ``minutes`` is given.
 DEFAULT_MINUTES = 3.0
+
+#: The ways to truncate backpropagation through time (see :mod:`rnn.truncation`).
+TRUNCATIONS = ("window", "overlap", "random")
+
+#: ``truncation_keep`` when ``truncation="random"`` and it is not given.
+DEFAULT_KEEP = 0.9
 
 
 def option(default, help: str, *, kind=None, choices=None, low=None, high=None,
@@ -72,7 +78,8 @@ class TrainConfig:
     ``seq_len`` (T), ``batch`` (B), ``steps`` / ``minutes`` (whichever comes
     first; with neither, :data:`DEFAULT_MINUTES`), ``lr`` (None: the
     optimiser's default), ``optim``, ``clip`` (0 or None: no clipping),
-    ``clip_mode``, ``init``, ``batching``, ``val_fraction``, ``eval_chars``
+    ``clip_mode``, ``init``, ``spectral_radius``, ``batching``, ``truncation``
+    (with ``truncation_stride`` or ``truncation_keep``), ``val_fraction``, ``eval_chars``
     (None: the whole validation part), ``eval_every``,
     ``sample_every``, ``checkpoint_every`` (0: never), ``sample_length``,
     ``sample_temperature``, ``seed``, ``out`` (the folder of
@@ -103,9 +110,25 @@ class TrainConfig:
                             choices=("elementwise", "norm"))
     init: str = option("scaled", "weight initialisation: " + "; ".join(
         f"'{k}' {v}" for k, v in SCHEMES.items()), choices=SCHEMES)
+    spectral_radius: float | None = option(
+        None, "rescale every recurrent matrix W to this spectral radius (largest |eigenvalue|) "
+              "after initialisation", kind=float, low=0, none="as --init draws it")
     batching: str = option("stream", "contiguous streams with the hidden state carried between "
                                      "windows, or random windows from a zero state",
                            choices=("stream", "random"))
+    truncation: str = option(
+        "window", "truncated BPTT: 'window' backpropagates each window of --seq-len steps to its "
+                  "start; 'overlap' is TBPTT(k1, k2): windows of k2 = --seq-len steps every "
+                  "k1 = --truncation-stride steps, the loss on the k1 new ones; 'random' cuts the "
+                  "gradient at each step with probability 1 - --truncation-keep and scales what "
+                  "passes by 1/keep (unbiased within the window)",
+        choices=TRUNCATIONS)
+    truncation_stride: int | None = option(
+        None, "with --truncation overlap: new steps k1 per update (k1 <= --seq-len)", kind=int,
+        low=1, none="required with --truncation overlap")
+    truncation_keep: float | None = option(
+        None, "with --truncation random: probability that the gradient crosses each step back",
+        kind=float, low=0, high=1, low_open=True, none="0.9 with --truncation random")
     val_fraction: float = option(0.05, "fraction at the end of the text held out for validation",
                                  low=0, low_open=True, high=1, high_open=True)
     eval_chars: int | None = option(250_000, "validation characters scored at each evaluation "
@@ -143,6 +166,21 @@ class TrainConfig:
         """Raise ValueError naming the first bad option; return self."""
         for f in dataclasses.fields(self):
             _check_option(f, getattr(self, f.name))
+        # options that only make sense together
+        func = "TrainConfig"
+        if self.truncation == "overlap":
+            if self.truncation_stride is None:
+                raise ValueError(f"{func}: truncation='overlap' needs truncation_stride, the new "
+                                 f"steps k1 per update (--truncation-stride K1, at most seq_len)")
+            if self.truncation_stride > self.seq_len:
+                raise ValueError(f"{func}: truncation_stride k1 must be at most seq_len = k2 = "
+                                 f"{self.seq_len}, got {self.truncation_stride}")
+        elif self.truncation_stride is not None:
+            raise ValueError(f"{func}: truncation_stride only applies to truncation='overlap', "
+                             f"got truncation={self.truncation!r}")
+        if self.truncation_keep is not None and self.truncation != "random":
+            raise ValueError(f"{func}: truncation_keep only applies to truncation='random', "
+                             f"got truncation={self.truncation!r}")
         return self
 
 

@@ -351,6 +351,12 @@ class StreamBatcher:
     not continue the old one. ``reset`` is True exactly when the window
     starts at position 0, so also on the very first call.
 
+    With ``stride`` k1 < T the windows overlap, as TBPTT(k1, k2 = T) needs:
+    each window starts k1 steps after the previous one, so its first T - k1
+    steps were already in the previous window and its last k1 are new (all
+    T on a ``reset`` window). The state to carry is then the one after the
+    first k1 steps of the window, where the next window starts.
+
     Parameters
     ----------
     ids : ndarray of int, shape (N,)
@@ -358,6 +364,8 @@ class StreamBatcher:
         Steps per window (``--seq-len``).
     B : int
         Number of streams (batch size).
+    stride : int, optional
+        Steps from one window's start to the next, 1 <= stride <= T (default T).
 
     Attributes
     ----------
@@ -368,8 +376,10 @@ class StreamBatcher:
         Number of completed passes over the streams.
     stream_len : int
         L, the length of each stream.
+    stride : int
+        Steps from one window's start to the next.
     windows_per_epoch : int
-        ``(L - 1) // T`` windows per pass.
+        ``(L - 1 - T) // stride + 1`` windows per pass: ``(L - 1) // T`` without overlap.
 
     Examples
     --------
@@ -382,19 +392,23 @@ class StreamBatcher:
     ([13, 14, 15], False)
     """
 
-    def __init__(self, ids, T: int, B: int):
+    def __init__(self, ids, T: int, B: int, *, stride=None):
         ids = check_ids_1d("StreamBatcher", ids)
         T = check_int("StreamBatcher", "T", T)
         B = check_int("StreamBatcher", "B", B)
+        stride = T if stride is None else check_int("StreamBatcher", "stride", stride)
+        if stride > T:
+            raise ValueError(f"StreamBatcher: stride must be at most T = {T} (windows that skip "
+                             f"steps would never train on them), got {stride}")
         L = len(ids) // B
         if L < T + 1:
             raise ValueError(
                 f"StreamBatcher: {len(ids)} ids are too few for B = {B} streams of at least "
                 f"T + 1 = {T + 1} ids each (need at least B * (T + 1) = {B * (T + 1)}); use a "
                 f"longer text, a smaller --batch or a shorter --seq-len")
-        self.T, self.B = int(T), int(B)
+        self.T, self.B, self.stride = int(T), int(B), int(stride)
         self.stream_len = L
-        self.windows_per_epoch = (L - 1) // self.T
+        self.windows_per_epoch = (L - 1 - self.T) // self.stride + 1
         self._streams = ids[:B * L].reshape(B, L)  # (B, L): row i is stream i; a view, no copy
         self.pos = 0
         self.epoch = 0
@@ -417,7 +431,7 @@ class StreamBatcher:
             self.epoch += 1
         reset = self.pos == 0
         w = _window(self._streams, self.pos, self.pos + self.T + 1)  # (T + 1, B)
-        self.pos += self.T
+        self.pos += self.stride
         return w[:-1], w[1:], reset
 
     __next__ = next
@@ -429,22 +443,28 @@ class StreamBatcher:
         """Position for an exact resume: dict of 0-d int64 arrays (pickle-free)."""
         return {k: np.array(v, dtype=np.int64) for k, v in
                 (("pos", self.pos), ("epoch", self.epoch), ("T", self.T), ("B", self.B),
-                 ("stream_len", self.stream_len))}
+                 ("stream_len", self.stream_len), ("stride", self.stride))}
 
     def load_state_dict(self, d: dict) -> None:
-        """Restore a position saved by :meth:`state_dict` of a batcher over the same data."""
+        """Restore a position saved by :meth:`state_dict` of a batcher over the same data.
+
+        A position saved before strides existed (no ``"stride"`` entry) had stride T.
+        """
         try:
             got = {k: int(np.asarray(d[k])) for k in ("pos", "epoch", "T", "B", "stream_len")}
+            got["stride"] = int(np.asarray(d.get("stride", got["T"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"StreamBatcher.load_state_dict: expected integer entries 'pos', "
-                             f"'epoch', 'T', 'B', 'stream_len', got keys {sorted(d)}") from exc
-        mine = {"T": self.T, "B": self.B, "stream_len": self.stream_len}
+                             f"'epoch', 'T', 'B', 'stream_len' (and 'stride'), got keys "
+                             f"{sorted(d)}") from exc
+        mine = {"T": self.T, "B": self.B, "stream_len": self.stream_len, "stride": self.stride}
         if any(got[k] != v for k, v in mine.items()):
             raise ValueError(
                 f"StreamBatcher.load_state_dict: the saved position is for T={got['T']}, "
-                f"B={got['B']}, stream length {got['stream_len']}, but this batcher has "
-                f"T={self.T}, B={self.B}, stream length {self.stream_len}; resume with the same "
-                f"data, --seq-len and --batch")
+                f"B={got['B']}, stride {got['stride']}, stream length {got['stream_len']}, but "
+                f"this batcher has T={self.T}, B={self.B}, stride {self.stride}, stream length "
+                f"{self.stream_len}; resume with the same data, --seq-len, --batch and "
+                f"--truncation-stride")
         if not 0 <= got["pos"] <= self.stream_len or got["epoch"] < 0:
             raise ValueError(f"StreamBatcher.load_state_dict: pos must lie in "
                              f"[0, {self.stream_len}] and epoch be >= 0, got pos={got['pos']}, "

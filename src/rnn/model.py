@@ -38,9 +38,9 @@ Parameters live in a flat ``dict`` of arrays (easy to save as ``.npz``):
 * the output layer: ``"V"`` (K, H), ``"c"`` (K,)
 
 The recurrent state of the whole model is one array ``state`` of shape
-(L, S, B, H): L layers, S state vectors per layer (``N_STATES`` of the cell:
-1 for "rnn" and "gru", 2 for "lstm", which also carries a cell state), B
-sequences, H units.
+(layers, S, B, H): one row per layer (``layers``, never L: L is the loss), S
+state vectors per layer (``N_STATES`` of the cell: 1 for "rnn" and "gru", 2
+for "lstm", which also carries a cell state), B sequences, H units.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import gru, lstm, rnn_cell
-from ._checks import check_ids, check_int, check_shape
+from ._checks import check_ids, check_int, check_number, check_shape
 from ._flat import FlatDict
-from .initializers import SCHEMES, init_weight
+from .initializers import SCHEMES, init_weight, scale_to_radius
 from .losses import output_backward, output_cross_entropy, output_forward, softmax_cross_entropy
 
 __all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "param_count",
@@ -168,7 +168,7 @@ def embed(ids, U) -> np.ndarray:
 
 
 def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str = "small",
-                seed=None, dtype=np.float64) -> dict:
+                seed=None, dtype=np.float64, spectral_radius=None) -> dict:
     """Create the parameters of a character-level model.
 
     Parameters
@@ -184,12 +184,17 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
     init : str, default "small"
         A key of :data:`rnn.initializers.SCHEMES`: ``"small"``, weights
         N(0, 0.01^2) as in min-char-rnn; ``"scaled"``, uniform in
-        +-1/sqrt(H) as PyTorch does. Biases start at zero, except where the
-        cell's ``init_layer`` says otherwise (the LSTM forget-gate bias
-        ``b_f`` starts at 1; see :mod:`rnn.lstm`).
+        +-1/sqrt(H) as PyTorch does; ``"orthogonal"`` or ``"identity"``
+        recurrent matrices with the other weights as ``"scaled"``. Biases
+        start at zero, except where the cell's ``init_layer`` says otherwise
+        (the LSTM forget-gate bias ``b_f`` starts at 1; see :mod:`rnn.lstm`).
     seed : int or numpy.random.Generator, optional
         Makes the initialisation reproducible.
     dtype : numpy dtype, default float64
+    spectral_radius : float >= 0, optional
+        If given, every recurrent matrix (``W``, ``W_*``, every layer) is
+        rescaled after drawing so that its spectral radius, the largest
+        eigenvalue modulus, is exactly this (:func:`rnn.initializers.scale_to_radius`).
 
     Returns
     -------
@@ -202,6 +207,7 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
     _check_cell(func, cell)
     for name, v in (("K", K), ("H", H), ("layers", layers)):
         check_int(func, name, v)
+    check_number(func, "spectral_radius", spectral_radius, low=0.0, allow_none=True)
     shapes = param_shapes(K, H, cell=cell, layers=layers)
     if init not in SCHEMES:
         raise ValueError(f"{func}: init must be one of {sorted(SCHEMES)}, got {init!r}")
@@ -213,6 +219,10 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
             params[param_key(name, layer)] = value
     params["V"] = init_weight("output", shapes["V"], rng, init, dtype)
     params["c"] = np.zeros(K, dtype)
+    if spectral_radius is not None:
+        for key in params:
+            if key.startswith("W"):  # the recurrent matrices, (H, H): W, W_f, W.1, ...
+                params[key] = scale_to_radius(params[key], spectral_radius)
     return FlatDict(params, dtype)  # a dict whose arrays share one buffer (rnn._flat)
 
 
@@ -330,7 +340,7 @@ def _model_info(params: dict) -> ModelInfo:
 
 
 def init_state(params: dict, B: int) -> np.ndarray:
-    """Zero recurrent state for ``B`` sequences: ndarray of shape (L, S, B, H)."""
+    """Zero recurrent state for ``B`` sequences: ndarray of shape (layers, S, B, H)."""
     cell, layers, K, H = model_info(params)
     B = check_int("init_state", "B", B)
     return np.zeros((layers, CELLS[cell].N_STATES, B, H), dtype=params["V"].dtype)
@@ -350,10 +360,10 @@ def _run(params, info, inputs, state0, fast=True):
     module = CELLS[cell]
     if state0 is None:
         state0 = init_state(params, B)
-    check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(L, S, B, H)")
+    check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(layers, S, B, H)")
     if fast:  # the first layer reads the ids: a gather of U's columns, no K-wide product
         x, layer_forward = inputs, module.layer_forward
-    else:
+    else:  # (T, B, K) one-hot vectors: D = K for the first layer
         x, layer_forward = one_hot(inputs, K, dtype=params["V"].dtype), module.reference_layer_forward
     caches, last = [], []
     for layer in range(layers):
@@ -373,7 +383,7 @@ def forward(params: dict, inputs, state0=None, *, fast: bool = True):
         From :func:`init_params`.
     inputs : ndarray of int, shape (T, B)
         Token ids.
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial recurrent state; zeros if omitted.
     fast : bool, default True
         False runs the reference functions of the chapters (same numbers).
@@ -382,7 +392,7 @@ def forward(params: dict, inputs, state0=None, *, fast: bool = True):
     -------
     o : ndarray of shape (T, B, K)
         Logits; softmax(o[t]) predicts the token after ``inputs[t]``.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step (feed it to the next call).
     """
     h, _, state = _run(params, model_info(params), inputs, state0, fast)
@@ -406,7 +416,7 @@ def stepper(params: dict):
     -------
     step : callable
         ``step(ids, state) -> (logits, state)`` with ids of shape (B,), the
-        tokens read at this step, state of shape (L, S, B, H) and logits of
+        tokens read at this step, state of shape (layers, S, B, H) and logits of
         shape (B, K), as ``forward(params, ids[None], state)`` computes them.
     """
     cell, layers, K, H = model_info(params)
@@ -418,7 +428,7 @@ def stepper(params: dict):
     def step(ids, state):
         x = check_ids("step", "ids", ids, K).reshape(1, -1)  # (T, B) = (1, B) token ids
         check_shape("step", "state", state, (layers, module.N_STATES, x.shape[1], H),
-                    "(L, S, B, H)")
+                    "(layers, S, B, H)")
         last = []
         for layer, w in enumerate(weights):
             x, _, s = module.prepared_forward(w, x, layer == 0, state[layer])
@@ -428,8 +438,25 @@ def stepper(params: dict):
     return step
 
 
+def _masked_loss(func, o, targets, loss_mask, reduction):
+    """Cross-entropy of the logits o (T, B, K) at the positions where ``loss_mask``
+    (T, B) is True (every position if it is None), and dL/do, zero elsewhere."""
+    if loss_mask is None:
+        return softmax_cross_entropy(o, targets, reduction=reduction)
+    mask = np.asarray(loss_mask)
+    if mask.dtype != np.bool_ or mask.shape != targets.shape:
+        raise ValueError(f"{func}: loss_mask must be a bool array of the shape of inputs (T, B) = "
+                         f"{targets.shape}, got dtype {mask.dtype} and shape {mask.shape}")
+    if not mask.any():
+        raise ValueError(f"{func}: loss_mask selects no position; at least one must count")
+    loss, do_kept = softmax_cross_entropy(o[mask], targets[mask], reduction=reduction)
+    do = np.zeros_like(o)
+    do[mask] = do_kept  # positions that do not count send no gradient
+    return loss, do
+
+
 def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str = "sum",
-                   fast: bool = True):
+                   loss_mask=None, fast: bool = True):
     """Forward pass, loss and backpropagation through time for the whole model.
 
     Parameters
@@ -440,12 +467,17 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         Token ids read at each step.
     targets : ndarray of int, shape (T, B)
         The ids to predict (for language modelling, ``inputs`` shifted by one).
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial recurrent state; zeros if omitted. It is treated as a constant
         (truncated BPTT): no gradient flows into the previous window.
     reduction : {"sum", "mean"}, default "sum"
         ``"sum"``: L summed over time and batch (the book's L); ``"mean"``:
         per position, in nats per character.
+    loss_mask : ndarray of bool, shape (T, B), optional
+        Only the positions where it is True count in the loss (and ``"mean"``
+        divides by their number); the others send no gradient. For a loss at
+        the last step only, or for the positions an overlapping window has
+        already trained on (:mod:`rnn.truncation`). None: every position.
     fast : bool, default True
         The fast layers and the fused output layer and loss (what training
         runs); False runs the reference functions the chapters teach, on
@@ -458,7 +490,7 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...),
         in the order of ``params``; on the fast path (one dtype) a
         :class:`rnn._flat.FlatDict`.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step.
     """
     targets = np.asarray(targets)
@@ -470,15 +502,14 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     module = CELLS[info.cell]
     h, caches, state = _run(params, info, inputs, state0, fast)
     grads = {}
-    if fast:
+    if fast and loss_mask is None:  # output layer, loss and their gradients in one pass
         loss, dh, grads["V"], grads["c"] = output_cross_entropy(h, params["V"], params["c"], targets,
                                                                 reduction)
-        layer_backward = module.layer_backward
     else:
         o = output_forward(h, params["V"], params["c"])
-        loss, do = softmax_cross_entropy(o, targets, reduction=reduction)
+        loss, do = _masked_loss("loss_and_grads", o, targets, loss_mask, reduction)
         dh, grads["V"], grads["c"] = output_backward(do, h, params["V"])
-        layer_backward = module.reference_layer_backward
+    layer_backward = module.layer_backward if fast else module.reference_layer_backward
     for layer in reversed(range(info.layers)):
         dh, _, g = layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
         for name, value in g.items():

@@ -23,11 +23,12 @@ import numpy as np
 from ._checks import available_memory, format_bytes
 from ._flat import FlatDict
 from .checkpoint import load_checkpoint, rng_from_state
-from .config import TrainConfig, options
+from .config import DEFAULT_KEEP, TrainConfig, options
 from .corpus import default_corpus, load_text, text_pieces
 from .data import StreamBatcher, Vocab, encode_pieces, random_windows, split, str_pieces
 from .model import CELLS, init_params, init_state, model_info, param_count
 from .optim import OPTIMIZERS, make_optimizer
+from .truncation import Truncation, random_keep
 
 __all__ = ["Record", "Corpus", "RunState", "load_corpus", "resolve_config", "training_memory",
            "check_memory", "new_run_id", "run_id_of"]
@@ -152,10 +153,11 @@ class RunState:
     params : dict
     optimizer : rnn.optim optimiser
     rng : numpy.random.Generator
-        Draws the random windows (``batching="random"``).
+        Draws the random windows (``batching="random"``) and the factors of
+        randomised truncation (``truncation="random"``).
     batcher : StreamBatcher or None
         None for random windows.
-    state : ndarray of shape (L, S, B, H)
+    state : ndarray of shape (layers, S, B, H)
         The hidden state carried from one window to the next.
     step : int
     initial_loss, smooth_loss : float or None
@@ -191,23 +193,40 @@ class RunState:
         K, dtype = corpus.vocab.size, np.dtype(cfg.dtype)
         if params is None:
             fresh = init_params(K, cfg.hidden, cell=cfg.cell, layers=cfg.layers, init=cfg.init,
-                                seed=rng, dtype=dtype)
+                                seed=rng, dtype=dtype, spectral_radius=cfg.spectral_radius)
         else:
             _check_same_model("params", model_info(params), cfg, K)
             fresh = FlatDict(params, dtype)  # a copy, in one buffer (rnn._flat)
-        batcher = (StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch)
-                   if cfg.batching == "stream" else None)
+        batcher = _stream_batcher(cfg, corpus) if cfg.batching == "stream" else None
         return cls(fresh, make_optimizer(cfg.optim, cfg.lr), rng, batcher,
                    init_state(fresh, cfg.batch), run_id=run_id or new_run_id())
 
-    def next_batch(self, corpus: Corpus, T: int, B: int):
-        """``(inputs, targets, state0)`` of the next step."""
+    def next_batch(self, corpus: Corpus, cfg: TrainConfig):
+        """``(inputs, targets, state0, plan)`` of the next step.
+
+        ``plan`` is the :class:`rnn.truncation.Truncation` of the step, or None
+        for a plain window (``truncation="window"``).
+        """
+        T, B = cfg.seq_len, cfg.batch
+        reset = True
         if self.batcher is None:  # every random window starts from h(0) = 0
-            return (*random_windows(corpus.train_ids, T, B, self.rng), None)
-        inputs, targets, reset = self.batcher.next()
-        if reset:  # a stream wrapped around to the start of the text
-            self.state = init_state(self.params, B)
-        return inputs, targets, self.state
+            inputs, targets = random_windows(corpus.train_ids, T, B, self.rng)
+            state0 = None
+        else:
+            inputs, targets, reset = self.batcher.next()
+            if reset:  # a stream wrapped around to the start of the text
+                self.state = init_state(self.params, B)
+            state0 = self.state
+        if cfg.truncation == "overlap":  # TBPTT(k1, k2): the loss on the k1 new steps
+            k1 = cfg.truncation_stride
+            mask = np.ones((T, B), bool)
+            if not (reset and self.batcher is not None):  # a pass's first window: all are new
+                mask[:T - k1] = False
+            return inputs, targets, state0, Truncation(loss_mask=mask, carry_at=k1)
+        if cfg.truncation == "random":
+            keep = DEFAULT_KEEP if cfg.truncation_keep is None else cfg.truncation_keep
+            return inputs, targets, state0, Truncation(keep=random_keep(T, B, keep, self.rng))
+        return inputs, targets, state0, None
 
     def to_extra(self, digest: np.ndarray, elapsed: float) -> dict:
         """The checkpoint's ``extra/`` entries."""
@@ -259,11 +278,16 @@ class RunState:
                   best_val_loss=None if math.isnan(best) else best,
                   run_id=run_id_of(ckpt) or new_run_id())
         if cfg.batching == "stream":
-            run.batcher = StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch)
+            run.batcher = _stream_batcher(cfg, corpus)
             run.batcher.load_state_dict({k[len("batcher."):]: v for k, v in extra.items()
                                          if k.startswith("batcher.")})
             run.state = np.array(extra["state"])
         return run
+
+
+def _stream_batcher(cfg: TrainConfig, corpus: Corpus) -> StreamBatcher:
+    stride = cfg.truncation_stride if cfg.truncation == "overlap" else None
+    return StreamBatcher(corpus.train_ids, cfg.seq_len, cfg.batch, stride=stride)
 
 
 def _check_same_model(what: str, info, cfg: TrainConfig, K: int) -> None:

@@ -18,7 +18,7 @@ Generation feeds its own choice back in, one character at a time::
 
 Every function works with any cell registered in :data:`rnn.model.CELLS` and
 any number of layers: it only calls :func:`rnn.model.forward` with a state of
-shape (L, S, B, H).
+shape (layers, S, B, H).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def beam_search(params, vocab, length: int, *, prime: str = "", beam_width: int 
     log-probability; each step extends every one of them by every character
     and keeps the best ``beam_width`` of the ``beam_width * K`` candidates.
     With ``beam_width=1`` this is greedy decoding. The beams run as one batch
-    of the model (state of shape (L, S, beam_width, H)). Each step records
+    of the model (state of shape (layers, S, beam_width, H)). Each step records
     only which beam every new beam extends and the character it adds; the
     texts are spelled once, at the end, by following those back-pointers,
     so the time and memory grow linearly with ``length``.

@@ -11,7 +11,11 @@ With ``batching="stream"`` (the default, as in min-char-rnn and char-rnn)
 row i of every batch continues row i of the previous one, so the final
 hidden state of one window is the initial state of the next; the gradient
 still stops at the window edge. With ``batching="random"`` every window
-starts at a random place from a zero state.
+starts at a random place from a zero state. ``truncation`` chooses what the
+gradient of a window keeps (:mod:`rnn.truncation`): the whole window
+(``"window"``), overlapping windows that train their last
+``truncation_stride`` steps (``"overlap"``, TBPTT(k1, k2)), or random cuts
+scaled to stay unbiased (``"random"``).
 
 :func:`train` runs the loop: it reports a smoothed training loss (an
 exponential moving average with weights 0.99/0.01, see :data:`SMOOTHING`),
@@ -116,7 +120,7 @@ class TrainResult:
 
 # --8<-- [start:train-step]
 def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
-               clip_mode="elementwise", max_loss=None):
+               clip_mode="elementwise", max_loss=None, plan=None):
     """One step of truncated BPTT: forward, mean loss, backward, clipping, update.
 
     Parameters
@@ -125,7 +129,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         Updated in place.
     optimizer : rnn.optim.SGD, Adagrad or Adam
     inputs, targets : ndarray of int, shape (T, B)
-    state0 : ndarray of shape (L, S, B, H), optional
+    state0 : ndarray of shape (layers, S, B, H), optional
         Initial state (zeros if omitted); no gradient flows into it.
     clip : float or None, default 5.0
         Clipping threshold; None or 0 disables clipping.
@@ -133,13 +137,19 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         Clip each entry to [-clip, clip], or rescale to global norm <= clip.
     max_loss : float, optional
         Refuse the step if the loss exceeds it.
+    plan : rnn.truncation.Truncation, optional
+        Which positions count in the loss, which state to hand on, and where
+        the gradient is cut inside the window (overlapping and randomised
+        truncation, a loss at the last step only). None: every position
+        counts, the gradient flows back to the window start, and the state
+        after the last step is handed on.
 
     Returns
     -------
     loss : float
         Mean loss per character of this batch, before the update.
-    state : ndarray of shape (L, S, B, H)
-        The state after the last step: the next window's ``state0``.
+    state : ndarray of shape (layers, S, B, H)
+        The state to start the next window from.
 
     Raises
     ------
@@ -150,7 +160,10 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         learning rate far too large does that): the weights are then
         unusable, and :func:`train` saves nothing.
     """
-    loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
+    if plan is None:  # the plain window: every position, back to the window start
+        loss, grads, state = loss_and_grads(params, inputs, targets, state0, reduction="mean")
+    else:  # a loss mask, an overlap or random cuts (rnn.truncation)
+        loss, grads, state = plan.loss_and_grads(params, inputs, targets, state0)
     if not math.isfinite(loss):
         raise TrainingDiverged(f"the loss became {loss}")
     if not all(np.isfinite(g).all() for g in arrays_of(grads)):  # one buffer: rnn._flat
@@ -260,11 +273,12 @@ class _Session:
         """One training step, with the divergence test and the bookkeeping."""
         cfg, run = self.cfg, self.run
         t0 = time.perf_counter()
-        inputs, targets, state0 = run.next_batch(self.corpus, cfg.seq_len, cfg.batch)
+        inputs, targets, state0, plan = run.next_batch(self.corpus, cfg)
         max_loss = None if run.initial_loss is None else DIVERGENCE_FACTOR * run.initial_loss
         try:
             loss, state = train_step(run.params, run.optimizer, inputs, targets, state0,
-                                     clip=cfg.clip, clip_mode=cfg.clip_mode, max_loss=max_loss)
+                                     clip=cfg.clip, clip_mode=cfg.clip_mode, max_loss=max_loss,
+                                     plan=plan)
         except TrainingDiverged as exc:
             what = str(exc)
             if "max_loss" in what:
@@ -277,7 +291,9 @@ class _Session:
             run.initial_loss = run.smooth_loss = loss
         run.step += 1
         run.smooth_loss = SMOOTHING * run.smooth_loss + (1 - SMOOTHING) * loss  # for display
-        self.tokens += inputs.size
+        # characters trained on: with overlapping windows, only the new ones count
+        self.tokens += inputs.size if plan is None or plan.loss_mask is None \
+            else int(plan.loss_mask.sum())
         self.train_time += time.perf_counter() - t0
 
     def _diverged(self, what: str) -> TrainingDiverged:

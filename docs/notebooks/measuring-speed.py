@@ -139,7 +139,7 @@ for size in [(1, 25, 100), (32, 64, 256)]:
         profile[size, fast] = phases("rnn", *size, fast)
 
 names = list(profile[(1, 25, 100), True][0])
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.3))
 for ax, size in zip(axes, [(1, 25, 100), (32, 64, 256)]):
     left = np.zeros(2)
     for name in names:
@@ -318,7 +318,7 @@ for key, (B_, T_, H_) in sweep.items():
         if other[0] == key[0] and sweep[other] == sweep[key]:
             results[other] = results[key]
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.5))
 colors = {"rnn": "C0", "lstm": "C1", "gru": "C2"}
 for ax, axis, values in ((axes[0], "B", BS), (axes[1], "H", HS)):
     for cell in CELLS:

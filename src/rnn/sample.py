@@ -63,14 +63,14 @@ def next_distribution(logits, temperature: float = 1.0, top_k: int | None = None
     K = o.shape[-1]
     check_number(func, "temperature", temperature, low=0, low_open=True)
     # --8<-- [start:next_distribution]
-    z = o / temperature  # temperature < 1 sharpens, > 1 flattens
+    z = o - o.max(axis=-1, keepdims=True)  # stable softmax: the largest becomes exp(0) = 1 ...
+    with np.errstate(over="ignore"):  # ... at any temperature (a tiny one sends the rest to -inf)
+        z /= temperature  # temperature < 1 sharpens, > 1 flattens
     if top_k is not None:
         check_int(func, "top_k", top_k, low=1, high=K)
-        order = np.argsort(-z, axis=-1, kind="stable")  # descending, ties: lower id first
+        order = np.argsort(-o, axis=-1, kind="stable")  # descending, ties: lower id first
         drop = order[..., top_k:]  # everything outside the k largest
-        z = z.copy()
         np.put_along_axis(z, drop, -np.inf, axis=-1)  # exp(-inf) = 0
-    z = z - z.max(axis=-1, keepdims=True)  # stable softmax: the largest becomes exp(0) = 1
     p = np.exp(z)
     p /= p.sum(axis=-1, keepdims=True)
     # --8<-- [end:next_distribution]

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import rnn
-from rnn import _fast, _gru_fast, _lstm_fast, _rnn_cell_fast
+from rnn import _gru_fast, _lstm_fast, _rnn_cell_fast
 from rnn._flat import FlatDict, arrays_of
 from rnn.gradcheck import relative_error
 from rnn.losses import output_backward, output_cross_entropy, output_forward, softmax_cross_entropy
@@ -74,21 +74,6 @@ def test_fast_layer_equals_reference(cell, shape, ids, dstate):
     assert list(grads) == list(grads_r) == list(CELLS[cell].PARAM_NAMES)
     for name in grads:
         assert_close(grads[name], grads_r[name], name)
-
-
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_weights_larger_than_the_cache_take_the_transposed_product_and_agree(cell):
-    """H = 256 in float64: the LSTM's (4H, H) weights are 2 MiB, so its loops multiply
-    W h^T instead of h W^T (rnn._fast.transposed_product); the small SHAPES above take
-    the plain product. Both must give the reference's numbers."""
-    T, B, D, H = 3, 2, 5, 256
-    assert _fast.transposed_product(B, np.empty((H, 4 * H)))
-    assert not any(_fast.transposed_product(b, np.empty((h, 4 * h))) for _, b, _, h in SHAPES)
-    (h, state, dx, d0, grads), (h_r, state_r, dx_r, d0_r, grads_r) = \
-        layer_both_ways(cell, (T, B, D, H), 4, False, True)
-    for what, fast, ref in [("h", h, h_r), ("state", state, state_r), ("dx", dx, dx_r),
-                            ("dstate0", d0, d0_r)] + [(k, grads[k], grads_r[k]) for k in grads]:
-        assert_close(fast, ref, what)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

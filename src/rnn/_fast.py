@@ -36,7 +36,7 @@ import numpy as np
 from ._checks import as_float_array, check_ids, check_shape
 
 __all__ = ["layer_inputs", "check_state0", "gated_params", "gated_layer_forward",
-           "transposed_product", "compute_dtype", "pack", "halved", "unpack", "input_term", "input_grads", "one_hot_rows"]
+           "compute_dtype", "pack", "halved", "unpack", "input_term", "input_grads", "one_hot_rows"]
 
 
 def layer_inputs(func: str, x, D: int):
@@ -102,23 +102,6 @@ def gated_layer_forward(x, state0, params, names: tuple, cell: str, S: int, prep
     dtype = compute_dtype(x, ids, (state0, *arrays.values()))
     return forward(prepare(arrays, H, dtype), x if ids else x.astype(dtype, copy=False), ids,
                    state0)
-
-
-def transposed_product(B: int, W) -> bool:
-    """Whether a loop's product of (B, H) states with the weights ``W`` should run transposed.
-
-    ``h.dot(W)`` and ``W.T.dot(h.T)`` are the same numbers (up to rounding),
-    but BLAS libraries pack and block the two differently. When the weight
-    matrix is larger than a core's L2 cache (1 MiB here) and B is moderate,
-    OpenBLAS's AVX-512 kernels run the transposed form up to twice as fast
-    (the LSTM at B = 32, H = 256: 4H x H floats, 1 MiB); at small weights or
-    large B the plain form is as fast or faster, and with its AVX2 kernels the
-    two are alike (``benchmarks/speed.py`` prints which kernels ran). The
-    transposed form needs the other layout of the weights, so a caller keeps
-    both; a pure function of the shapes, so that the numbers of a run never
-    depend on a timing.
-    """
-    return B <= 64 and W.nbytes >= 2**20
 
 
 def pack(arrays: dict, gates: tuple, dtype) -> tuple:

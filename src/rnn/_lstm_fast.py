@@ -83,7 +83,6 @@ class LSTMWeights(NamedTuple):
     W_all: np.ndarray  # (4H, H), for the backward pass
     UsT: np.ndarray  # (D, 4H): U_all.T with the columns of i, f, o halved
     WsT: np.ndarray  # (H, 4H): W_all.T likewise
-    Ws: np.ndarray  # (4H, H): WsT.T, contiguous, for the transposed product
     bs: np.ndarray  # (4H,): b_all likewise
     scale: np.ndarray  # (4H,): 1/2 on i, f, o and 1 on g ...
     offset: np.ndarray  # (4H,): ... and 1/2, 0: σ(a) = scale * tanh(a/2) + offset
@@ -104,7 +103,7 @@ def _prepare(arrays, H, dtype):
     sigmoid = np.repeat([True, True, False, True], H)  # i, f, g, o
     scale, UsT, WsT, bs = _fast.halved(U_all, W_all, b_all, sigmoid, dtype)
     offset = np.where(sigmoid, 0.5, 0.0).astype(dtype)
-    return LSTMWeights(U_all, W_all, UsT, WsT, np.ascontiguousarray(WsT.T), bs, scale, offset)
+    return LSTMWeights(U_all, W_all, UsT, WsT, bs, scale, offset)
 
 
 def layer_forward(x, state0, params):
@@ -117,7 +116,7 @@ def layer_forward(x, state0, params):
 
 def forward(weights: LSTMWeights, x, ids: bool, state0):
     """:func:`layer_forward` after the checks: prepared weights, x and state0 (2, B, H) as given."""
-    U_all, W_all, UsT, WsT, Ws, bs, scale, offset = weights
+    U_all, W_all, UsT, WsT, bs, scale, offset = weights
     T, B = x.shape[:2]
     H = W_all.shape[1]
     dtype = W_all.dtype
@@ -127,19 +126,13 @@ def forward(weights: LSTMWeights, x, ids: bool, state0):
     hs, ss = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     tanh_s = np.empty((T, B, H), dtype)
     hs[0], ss[0] = state0
-    h_l, s_l = list(hs), list(ss)  # views made once: the loop only calls NumPy
-    if _fast.transposed_product(B, WsT):  # a^T = Ws h(t-1)^T, into a (B, 4H) array in F order
-        a = np.empty((B, 4 * H), dtype, order="F")
-        products, a_out = [(Ws, h.T) for h in h_l], a.T
-    else:  # a = h(t-1) WsT
-        a = np.empty((B, 4 * H), dtype)
-        products, a_out = [(h, WsT) for h in h_l], a
-    tmp = np.empty((B, H), dtype)
+    a, tmp = np.empty((B, 4 * H), dtype), np.empty((B, H), dtype)
     g4 = gates.reshape(T, B, 4, H)
-    for z, i, f, g, o, (left, right), h_t, s_prev, s_t, th in zip(
+    h_l, s_l = list(hs), list(ss)  # views made once: the loop only calls NumPy
+    for z, i, f, g, o, h_prev, h_t, s_prev, s_t, th in zip(
             gates, g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3],
-            products, h_l[1:], s_l, s_l[1:], tanh_s):
-        left.dot(right, out=a_out)  # all four recurrent terms, the sigmoid ones halved
+            h_l, h_l[1:], s_l, s_l[1:], tanh_s):
+        h_prev.dot(WsT, out=a)  # all four recurrent terms, the sigmoid ones halved
         np.add(a, z, out=z)
         np.tanh(z, out=z)  # tanh(a/2) for i, f, o and tanh(a) for g, in one call
         z *= scale
@@ -185,22 +178,15 @@ def layer_backward(dh, cache, dstate=None):
     ds_dh *= o  # dL/ds(t) gets dL/dh(t) ⊙ o ⊙ (1 - tanh²(s(t)))
     # --8<-- [end:fast-backward-coefficients]
     # --8<-- [start:fast-backward-loop]
-    ds = np.empty((B, H), dtype)  # dL/ds(t)
+    gh, ds = np.empty((B, H), dtype), np.empty((B, H), dtype)  # dL/dh(t), dL/ds(t)
     carry = np.zeros((B, H), dtype) if ds_last is None else np.array(ds_last, dtype)
     ds3 = ds[:, None, :]  # to scale the three blocks i, f, g at once
-    if _fast.transposed_product(B, W_all):  # dL/dh(t)^T = W_all^T dL/da(t+1)^T, as forward
-        gh = np.empty((B, H), dtype, order="F")  # dL/dh(t)
-        W_allT = np.ascontiguousarray(W_all.T)  # (H, 4H)
-        products, gh_out = [(W_allT, d.T) for d in da], gh.T
-    else:
-        gh = np.empty((B, H), dtype)
-        products, gh_out = [(d, W_all) for d in da], gh
     gh[...] = dh[T - 1] if dh_last is None else dh[T - 1] + dh_last
+    da_l = list(da)
     for k, (d_ifg, d_o, c_t, f_t, dh_t) in enumerate(zip(  # step t = T - 1 - k, from the last
             d4[::-1, :, :3], d4[::-1, :, 3], ds_dh[::-1], f[::-1], dh[::-1])):
         if k:  # every step but the last: dL/dh(t) through the gates of step t + 1 = T - k
-            left, right = products[T - k]
-            left.dot(right, out=gh_out)
+            da_l[T - k].dot(W_all, out=gh)
             np.add(gh, dh_t, out=gh)  # + from above
         np.multiply(gh, c_t, out=ds)
         np.add(ds, carry, out=ds)  # dL/ds(t): through h(t) and from s(t+1)

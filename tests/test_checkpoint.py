@@ -268,7 +268,7 @@ def test_checkpoints_written_by_version_0_1_still_load(name, cell, layers):
     assert np.isfinite(forward(ck.params, ids)[0]).all()
 
 
-def test_a_version_0_1_run_resumes_bit_identically(tmp_path):
+def test_a_version_0_1_run_resumes_where_it_stopped(tmp_path):
     from rnn.train import TrainConfig, train
     text = (DATA / "v1-text.txt").read_text(encoding="utf-8")
     quiet = dict(text=text, progress=False, log=lambda *a: None)
@@ -280,8 +280,13 @@ def test_a_version_0_1_run_resumes_bit_identically(tmp_path):
                                  "out": str(tmp_path / "new")})
     straight = train(cfg, **quiet)
     assert resumed.step == straight.step == 8
+    # The first 5 steps of `resumed` ran in version 0.1, whose reference layers add in another
+    # order than the fast ones of today (tests/test_fast.py): equal to rounding (~1e-17 here),
+    # where a wrong state, batch position or optimiser state would move parameters by ~1e-3.
+    # (A run saved and resumed by one version is bit-identical: test_cells.py, test_train.py.)
     for k in straight.params:
-        assert np.array_equal(resumed.params[k], straight.params[k]), k
+        np.testing.assert_allclose(resumed.params[k], straight.params[k], rtol=0, atol=1e-12,
+                                   err_msg=k)
 
 
 # ---------------------------------------------------------------- hostile files (issue 9)

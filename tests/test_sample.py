@@ -64,6 +64,17 @@ def test_top_k_ties_break_towards_lower_id_like_argmax():
     assert np.argmax(o) == 1
 
 
+@pytest.mark.parametrize("temperature", [1e-320, 5e-324, 1e-300])
+def test_a_temperature_so_small_that_the_division_overflows_is_greedy(temperature):
+    """o / T overflows to +-inf here; subtracting the max first keeps the largest at 0
+    (dividing first gave inf - inf = NaN). Ties at the max share the mass."""
+    o = np.array([[0.3, 2.0, -1.0, 2.0], [5.0, -5.0, 0.0, 1.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # no NaN, no warning
+        p = next_distribution(o, temperature)
+    assert np.array_equal(p, [[0, 0.5, 0, 0.5], [1, 0, 0, 0]])
+    assert np.array_equal(next_distribution(o, temperature, top_k=1), [[0, 1, 0, 0], [1, 0, 0, 0]])
+
+
 def test_temperature_to_zero_approaches_greedy():
     o = np.array([0.5, 1.7, 1.6, -3.0])
     p_max = [next_distribution(o, t)[1] for t in (2.0, 1.0, 0.3, 0.1, 0.03, 0.01)]

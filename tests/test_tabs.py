@@ -224,6 +224,14 @@ NO_TABS = {
                          "is char-rnn.md's tabs, continuing training in PyTorch is to-pytorch.md",
     "to-pytorch.md": "the page is the bridge itself: every block moves a model between the "
                      "package and torch and checks the two sides against each other",
+    "interactive/live-model.md": "its one block writes and reads the model file the page's "
+                                 "JavaScript runs; the browser's numbers are checked against the "
+                                 "package in tests/test_site_interactive.py, the model's PyTorch "
+                                 "twin is to-pytorch.md's",
+    "making-it-fast.md": "its blocks check the fast layers against the reference ones the other "
+                         "chapters teach (and those have tabs) and time them; PyTorch is the "
+                         "speed baseline of benchmarks/speed.py and the speed notebook, not a "
+                         "second computation of a result",
 }
 
 RE_IMPORTS_RNN = re.compile(r"^\s*(import rnn\b|from rnn\b)", re.M)

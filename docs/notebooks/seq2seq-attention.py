@@ -206,14 +206,16 @@ largest = (alpha[k, :, :].argmax(axis=1) == (9 - k)[:, None]).mean()
 print(f"mean weight: mirrored character {mirrored:.2f}, the one after it {after:.2f}, "
       f"the one before it {before:.2f}")
 print(f"the mirrored character has the largest weight at {largest:.0%} of the steps")
-assert mirrored > after > before and mirrored + after > 0.8
+assert mirrored + after > 0.8 and before < 0.1 and min(mirrored, after) > 2 * before
 
 # %% [markdown]
-# Most of the weight sits on the mirrored character, and most of the rest on
-# the encoder state one step *later*: that state has just read the
-# character and still holds it. The state one step earlier has not read it
-# yet, and gets almost nothing. The model was never told where to look; the
-# alignment is learnt from the loss alone.
+# Nearly all the weight sits on two encoder states: the one that has just
+# read the mirrored character, and the one a step *later*, which still
+# holds it. The state one step earlier has not read the character yet, and
+# gets almost nothing. How the weight splits between the two good states is
+# up to the run (a change in the last bits of the arithmetic moves it); that
+# it avoids the state before is not. The model was never told where to look;
+# the alignment is learnt from the loss alone.
 #
 # %% [markdown]
 # ## Teacher-forced and free-running

@@ -29,7 +29,7 @@ def as_float_array(func: str, name: str, a) -> np.ndarray:
             a = np.asarray(a)
         except Exception as exc:  # pragma: no cover - exotic inputs
             raise ValueError(f"{func}: {name} must be array-like, got {type(a).__name__}") from exc
-    if not np.issubdtype(a.dtype, np.floating):
+    if a.dtype.kind != "f":  # float16, float32, float64, longdouble
         raise ValueError(
             f"{func}: {name} must be a floating-point array (float32 or float64), "
             f"got dtype {a.dtype}; convert it with {name}.astype(np.float64)"
@@ -58,12 +58,13 @@ def check_shape(func: str, name: str, a: np.ndarray, expected: tuple, labels: st
 def check_ids(func: str, name: str, y, K: int) -> np.ndarray:
     """Return integer class ids ``y`` as an ndarray after checking range and dtype."""
     y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":  # signed or unsigned integers
         raise ValueError(
             f"{func}: {name} must hold integer class ids, got dtype {y.dtype}; "
             f"convert it with {name}.astype(np.int64)"
         )
-    if y.size and (y.min() < 0 or y.max() >= K):
+    # one pass: read as unsigned, a negative id is larger than any valid one
+    if y.size and y.view(f"u{y.itemsize}").max() >= K:
         raise ValueError(
             f"{func}: {name} holds ids in [{y.min()}, {y.max()}] but must lie in "
             f"[0, {K - 1}] for K = {K} classes"

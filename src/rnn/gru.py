@@ -64,7 +64,10 @@ Arrays are time-major and a batch is stored as rows: ``T`` steps, ``B``
 sequences, ``D`` inputs, ``H`` hidden units. :func:`init_layer` starts every
 GRU bias at zero. The module follows the layer protocol of :mod:`rnn.rnn_cell`
 (``PARAM_NAMES``, ``N_STATES`` = 1, ``init_layer``, ``layer_forward``,
-``layer_backward``).
+``layer_backward``). ``layer_forward`` and ``layer_backward`` are the fast
+implementation of :mod:`rnn._gru_fast` (what training runs);
+``reference_layer_forward`` and ``reference_layer_backward`` wrap the
+functions below.
 """
 
 from __future__ import annotations
@@ -76,10 +79,14 @@ import numpy as np
 from . import _gates
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
 from ._gates import param_grads, sigmoid
+from ._gru_fast import forward as prepared_forward
+from ._gru_fast import layer_backward, layer_forward
+from ._gru_fast import prepare as prepare_layer
 
 __all__ = ["GRU_GATES", "GRU_PARAM_NAMES", "GRUCache", "pack_gru", "unpack_gru",
            "gru_step", "gru_forward", "gru_backward", "PARAM_NAMES", "N_STATES",
-           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
+           "param_shapes", "init_layer", "layer_forward", "layer_backward",
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.GRU.
 GRU_GATES = ("r", "z", "n")
@@ -379,18 +386,19 @@ def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> d
     return _gates.init_layer(PARAM_NAMES, D, H, rng, init, dtype)
 
 
-def layer_forward(x, state0, params):
-    """The layer protocol's forward pass: :func:`gru_forward` with the state stacked.
+def reference_layer_forward(x, state0, params):
+    """The layer protocol's forward pass with the reference :func:`gru_forward`.
 
-    x (T, B, D) and state0 (1, B, H) = (h,) in; h (T, B, H), the cache and
-    the final state (1, B, H) out.
+    x (T, B, D) (floats only) and state0 (1, B, H) = (h,) in; h (T, B, H), the
+    cache and the final state (1, B, H) out. The fast :func:`layer_forward`
+    (:mod:`rnn._gru_fast`) computes the same and also reads token ids.
     """
     h, cache = gru_forward(x, state0[0], params)
     return h, cache, h[-1][None]
 
 
-def layer_backward(dh, cache, dstate=None):
-    """The layer protocol's backward pass: :func:`gru_backward` with the state stacked.
+def reference_layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass with the reference :func:`gru_backward`.
 
     dh (T, B, H) and an optional gradient on the final state, dstate (1, B, H),
     in; dx (T, B, D), dstate0 (1, B, H) and the parameter gradients (a dict) out.

@@ -9,6 +9,11 @@ Book notation (Goodfellow et al., ch. 10)::
 In code the batch is rows: ``o = h @ V.T + c``. The functions accept any
 number of leading axes, so the same code handles one step (B, H), a whole
 sequence (T, B, H) or a single vector (H,).
+
+:func:`output_forward`, :func:`softmax_cross_entropy` and
+:func:`output_backward` are the three steps the chapters teach;
+:func:`output_cross_entropy` does all three in one pass over the logits, in
+place (what training runs; tests/test_fast.py checks it against them).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 
 from ._checks import as_float_array, check_ids, check_shape
 
-__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "output_forward", "output_backward"]
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "output_forward", "output_backward",
+           "output_cross_entropy"]
 
 
 def log_softmax(o):
@@ -181,3 +187,60 @@ def output_backward(do, h, V):
     dh = do @ V  # dL/dh(t) via o(t) = V^T dL/do(t)
     # --8<-- [end:output_backward]
     return dh, dV, dc
+
+
+def output_cross_entropy(h, V, c, y, reduction="sum"):
+    """Output layer, softmax cross-entropy and their gradients in one pass (the fast path).
+
+    The same numbers as :func:`output_forward`, :func:`softmax_cross_entropy`
+    and :func:`output_backward` in a row, with one (N, K) array for the
+    logits, the probabilities and dL/do in turn (N = the number of positions)
+    and no one-hot matrix: the loss is ``sum(log sum_k exp(z_k) - z_y)`` with
+    ``z = o - max(o)``, and dL/do is the softmax with 1 subtracted at each target.
+
+    Parameters
+    ----------
+    h : ndarray of shape (..., H)
+    V : ndarray of shape (K, H)
+    c : ndarray of shape (K,)
+    y : ndarray of int, shape (...)
+        Targets, the shape of ``h`` without its last axis.
+    reduction : {"sum", "mean"}, default "sum"
+
+    Returns
+    -------
+    loss : float
+    dh : ndarray of shape (..., H)
+    dV : ndarray of shape (K, H)
+    dc : ndarray of shape (K,)
+    """
+    func = "output_cross_entropy"
+    if not (np.ndim(V) == 2 and np.shape(c) == V.shape[:1] and np.shape(h)[-1:] == V.shape[1:]):
+        output_forward(h, V, c)  # raises the detailed message
+    K, H = V.shape
+    if y.shape != h.shape[:-1]:
+        raise ValueError(f"{func}: y must have shape {h.shape[:-1]} (h's shape without H), "
+                         f"got {y.shape}")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"{func}: reduction must be 'sum' or 'mean', got {reduction!r}")
+    # --8<-- [start:fast-output]
+    h2, n = h.reshape(-1, H), y.size  # one row per position
+    at = np.arange(0, n * K, K) + y.reshape(-1)  # where each target sits in the flat (N, K) array
+    z = h2.dot(V.T)  # (N, K): o = c + V h, ...
+    z += c
+    z -= np.maximum.reduce(z, axis=1, keepdims=True)  # ... shifted: exp cannot overflow
+    flat = z.reshape(-1)
+    z_y = flat[at]  # the target's shifted logit
+    np.exp(z, out=z)
+    total = np.add.reduce(z, axis=1)  # sum_k exp(z_k)
+    loss = float(np.add.reduce(np.log(total)) - np.add.reduce(z_y))  # sum of -log softmax(o)[y]
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    total /= scale
+    z /= total[:, None]  # the softmax (divided by N for the mean) ...
+    flat[at] -= scale  # ... minus onehot(y): dL/do
+    loss *= scale
+    dV = z.T.dot(h2)
+    dc = np.add.reduce(z, axis=0)
+    dh = z.dot(V).reshape(h.shape)
+    # --8<-- [end:fast-output]
+    return loss, dh, dV, dc

@@ -65,7 +65,10 @@ so that the cell starts out remembering; see its docstring.
 Arrays are time-major and a batch is stored as rows: ``T`` steps, ``B``
 sequences, ``D`` inputs, ``H`` hidden units. The module follows the layer
 protocol of :mod:`rnn.rnn_cell` (``PARAM_NAMES``, ``N_STATES`` = 2 for h and
-s, ``init_layer``, ``layer_forward``, ``layer_backward``).
+s, ``init_layer``, ``layer_forward``, ``layer_backward``). ``layer_forward``
+and ``layer_backward`` are the fast implementation of :mod:`rnn._lstm_fast`
+(what training runs); ``reference_layer_forward`` and
+``reference_layer_backward`` wrap the functions below.
 """
 
 from __future__ import annotations
@@ -77,10 +80,14 @@ import numpy as np
 from . import _gates
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
 from ._gates import param_grads, sigmoid
+from ._lstm_fast import forward as prepared_forward
+from ._lstm_fast import layer_backward, layer_forward
+from ._lstm_fast import prepare as prepare_layer
 
 __all__ = ["LSTM_GATES", "LSTM_PARAM_NAMES", "LSTMCache", "sigmoid", "pack_lstm", "unpack_lstm",
            "lstm_step", "lstm_forward", "lstm_backward", "PARAM_NAMES", "N_STATES",
-           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
+           "param_shapes", "init_layer", "layer_forward", "layer_backward",
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Gate order of the fused arrays, the same as torch.nn.LSTM.
 LSTM_GATES = ("i", "f", "g", "o")
@@ -405,18 +412,19 @@ def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> d
     return p
 
 
-def layer_forward(x, state0, params):
-    """The layer protocol's forward pass: :func:`lstm_forward` with the state stacked.
+def reference_layer_forward(x, state0, params):
+    """The layer protocol's forward pass with the reference :func:`lstm_forward`.
 
-    x (T, B, D) and state0 (2, B, H) = (h, s) in; h (T, B, H), the cache and
-    the final state (2, B, H) out.
+    x (T, B, D) (floats only) and state0 (2, B, H) = (h, s) in; h (T, B, H),
+    the cache and the final state (2, B, H) out. The fast :func:`layer_forward`
+    (:mod:`rnn._lstm_fast`) computes the same and also reads token ids.
     """
     h, cache = lstm_forward(x, state0[0], state0[1], params)
     return h, cache, np.stack([h[-1], cache.s[-1]])
 
 
-def layer_backward(dh, cache, dstate=None):
-    """The layer protocol's backward pass: :func:`lstm_backward` with the state stacked.
+def reference_layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass with the reference :func:`lstm_backward`.
 
     dh (T, B, H) and an optional gradient on the final state, dstate (2, B, H),
     in; dx (T, B, D), dstate0 (2, B, H) and the parameter gradients (a dict) out.

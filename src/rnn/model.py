@@ -1,9 +1,20 @@
 """The character-level language model: parameters, initialisation, and one
 function that runs forward, loss and backward for a batch of token ids.
 
-The model reads token ids, turns each into a one-hot vector x(t) of size K
+The model reads token ids, each standing for a one-hot vector x(t) of size K
 (so D = K), runs one or more recurrent layers, and predicts the next token
 with the output layer o(t) = c + V h(t) and a softmax.
+
+Two paths compute the same numbers. By default (``fast=True``) the first
+layer reads the ids themselves (its input product ``U x(t)`` becomes a
+gather of columns of U, see :func:`embed`), every layer runs its cell's fast
+``layer_forward``/``layer_backward``, and the output layer and the loss are
+one pass (:func:`rnn.losses.output_cross_entropy`). With ``fast=False`` the
+model builds the one-hot vectors and runs the reference functions the
+chapters teach (``reference_layer_forward``/``reference_layer_backward`` of
+each cell, :func:`rnn.losses.softmax_cross_entropy`, ...); the chapter
+"Making it fast" measures the difference, and tests/test_fast.py checks the
+two paths equal.
 
 The recurrent layers are driven through the *layer protocol* that every cell
 module follows (see :mod:`rnn.rnn_cell`): :data:`CELLS` maps a cell's name to
@@ -41,12 +52,13 @@ import numpy as np
 
 from . import gru, lstm, rnn_cell
 from ._checks import check_ids, check_int, check_number, check_shape
+from ._flat import FlatDict
 from .initializers import SCHEMES, init_weight, scale_to_radius
-from .losses import output_backward, output_forward, softmax_cross_entropy
+from .losses import output_backward, output_cross_entropy, output_forward, softmax_cross_entropy
 
 __all__ = ["CELLS", "ModelInfo", "one_hot", "embed", "param_key", "param_shapes", "param_count",
            "init_params", "count_params", "hidden_for_budget", "model_layout", "model_info",
-           "init_state", "forward", "loss_and_grads"]
+           "init_state", "forward", "loss_and_grads", "stepper"]
 
 #: The recurrent cells the model can use: name -> module following the layer protocol.
 CELLS: dict = {"rnn": rnn_cell, "lstm": lstm, "gru": gru}
@@ -187,7 +199,9 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
     Returns
     -------
     params : dict of str to ndarray
-        Keys as described in the module docstring.
+        Keys as described in the module docstring. The arrays are views of
+        one buffer (a :class:`rnn._flat.FlatDict`, a ``dict`` subclass), so
+        that an optimiser step is one pass over all of them.
     """
     func = "init_params"
     _check_cell(func, cell)
@@ -209,7 +223,7 @@ def init_params(K: int, H: int, *, cell: str = "rnn", layers: int = 1, init: str
         for key in params:
             if key.startswith("W"):  # the recurrent matrices, (H, H): W, W_f, W.1, ...
                 params[key] = scale_to_radius(params[key], spectral_radius)
-    return params
+    return FlatDict(params, dtype)  # a dict whose arrays share one buffer (rnn._flat)
 
 
 def count_params(params: dict) -> int:
@@ -291,6 +305,9 @@ def model_layout(keys) -> tuple:
                      f"each cell needs its names ({ {c: m.PARAM_NAMES for c, m in CELLS.items()} })")
 
 
+_INFO_CACHE: dict = {}  # (keys, V's shape) -> ModelInfo: what model_info reads, nothing else
+
+
 def model_info(params: dict) -> ModelInfo:
     """Read ``(cell, layers, K, H)`` off a parameter dict.
 
@@ -299,6 +316,19 @@ def model_info(params: dict) -> ModelInfo:
     ValueError
         If the dict does not hold a complete, consistent model.
     """
+    if isinstance(params, dict) and "V" in params:
+        key = (tuple(params), np.shape(params["V"]))
+        info = _INFO_CACHE.get(key)
+        if info is None:
+            info = _model_info(params)
+            if len(_INFO_CACHE) > 100:
+                _INFO_CACHE.clear()
+            _INFO_CACHE[key] = info
+        return info
+    return _model_info(params)
+
+
+def _model_info(params: dict) -> ModelInfo:
     if not isinstance(params, dict):
         raise ValueError("params must be a dict holding at least 'V' (K, H) and 'c' (K,); "
                          "create one with rnn.init_params(K, H)")
@@ -320,8 +350,8 @@ def _layer_params(params, names, layer):
     return {n: params[param_key(n, layer)] for n in names}
 
 
-def _run(params, info, inputs, state0):
-    """Forward pass of every layer and the output layer; returns logits, top h, caches, state."""
+def _run(params, info, inputs, state0, fast=True):
+    """Forward pass of every layer; returns the top layer's h, the caches and the state."""
     cell, layers, K, H = info
     inputs = check_ids("forward", "inputs", inputs, K)
     if inputs.ndim != 2 or inputs.shape[0] == 0:
@@ -331,18 +361,20 @@ def _run(params, info, inputs, state0):
     if state0 is None:
         state0 = init_state(params, B)
     check_shape("forward", "state0", state0, (layers, module.N_STATES, B, H), "(layers, S, B, H)")
-    x = one_hot(inputs, K, dtype=params["V"].dtype)  # (T, B, K): D = K for the first layer
+    if fast:  # the first layer reads the ids: a gather of U's columns, no K-wide product
+        x, layer_forward = inputs, module.layer_forward
+    else:  # (T, B, K) one-hot vectors: D = K for the first layer
+        x, layer_forward = one_hot(inputs, K, dtype=params["V"].dtype), module.reference_layer_forward
     caches, last = [], []
     for layer in range(layers):
         p = _layer_params(params, module.PARAM_NAMES, layer)
-        x, cache, state = module.layer_forward(x, state0[layer], p)  # x becomes this layer's h
+        x, cache, state = layer_forward(x, state0[layer], p)  # x becomes this layer's h
         caches.append(cache)
         last.append(state)
-    o = output_forward(x, params["V"], params["c"])  # (T, B, K)
-    return o, x, caches, np.stack(last)
+    return x, caches, (last[0][None] if layers == 1 else np.stack(last))
 
 
-def forward(params: dict, inputs, state0=None):
+def forward(params: dict, inputs, state0=None, *, fast: bool = True):
     """Logits for every position of a batch of token ids.
 
     Parameters
@@ -353,6 +385,8 @@ def forward(params: dict, inputs, state0=None):
         Token ids.
     state0 : ndarray of shape (layers, S, B, H), optional
         Initial recurrent state; zeros if omitted.
+    fast : bool, default True
+        False runs the reference functions of the chapters (same numbers).
 
     Returns
     -------
@@ -361,8 +395,47 @@ def forward(params: dict, inputs, state0=None):
     state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step (feed it to the next call).
     """
-    o, _, _, state = _run(params, model_info(params), inputs, state0)
-    return o, state
+    h, _, state = _run(params, model_info(params), inputs, state0, fast)
+    return output_forward(h, params["V"], params["c"]), state
+
+
+def stepper(params: dict):
+    """One step of the model at a time, for generation.
+
+    Every layer's weights are checked and laid out once (each cell's
+    ``prepare_layer``), so that a step is a few NumPy calls per layer: what
+    :func:`rnn.sample.sample` needs, one character after the other. The
+    parameters must not change while the returned function is in use.
+
+    Parameters
+    ----------
+    params : dict
+        From :func:`init_params` or a checkpoint.
+
+    Returns
+    -------
+    step : callable
+        ``step(ids, state) -> (logits, state)`` with ids of shape (B,), the
+        tokens read at this step, state of shape (layers, S, B, H) and logits of
+        shape (B, K), as ``forward(params, ids[None], state)`` computes them.
+    """
+    cell, layers, K, H = model_info(params)
+    module, dtype = CELLS[cell], params["V"].dtype
+    weights = [module.prepare_layer(_layer_params(params, module.PARAM_NAMES, layer), dtype,
+                                    ids=layer == 0) for layer in range(layers)]
+    VT, c = params["V"].T, params["c"]
+
+    def step(ids, state):
+        x = check_ids("step", "ids", ids, K).reshape(1, -1)  # (T, B) = (1, B) token ids
+        check_shape("step", "state", state, (layers, module.N_STATES, x.shape[1], H),
+                    "(layers, S, B, H)")
+        last = []
+        for layer, w in enumerate(weights):
+            x, _, s = module.prepared_forward(w, x, layer == 0, state[layer])
+            last.append(s)
+        return x[0].dot(VT) + c, (last[0][None] if layers == 1 else np.stack(last))
+
+    return step
 
 
 def _masked_loss(func, o, targets, loss_mask, reduction):
@@ -383,7 +456,7 @@ def _masked_loss(func, o, targets, loss_mask, reduction):
 
 
 def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str = "sum",
-                   loss_mask=None):
+                   loss_mask=None, fast: bool = True):
     """Forward pass, loss and backpropagation through time for the whole model.
 
     Parameters
@@ -405,12 +478,18 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
         divides by their number); the others send no gradient. For a loss at
         the last step only, or for the positions an overlapping window has
         already trained on (:mod:`rnn.truncation`). None: every position.
+    fast : bool, default True
+        The fast layers and the fused output layer and loss (what training
+        runs); False runs the reference functions the chapters teach, on
+        one-hot inputs. Both compute the same numbers.
 
     Returns
     -------
     loss : float
     grads : dict of str to ndarray
-        dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...).
+        dL/dparam for every key of ``params`` (``grads["U"]`` is dU, ...),
+        in the order of ``params``; on the fast path (one dtype) a
+        :class:`rnn._flat.FlatDict`.
     state : ndarray of shape (layers, S, B, H)
         Recurrent state after the last step.
     """
@@ -421,12 +500,22 @@ def loss_and_grads(params: dict, inputs, targets, state0=None, *, reduction: str
     info = model_info(params)
     targets = check_ids("loss_and_grads", "targets", targets, info.K)  # name the caller's argument
     module = CELLS[info.cell]
-    o, h, caches, state = _run(params, info, inputs, state0)
-    loss, do = _masked_loss("loss_and_grads", o, targets, loss_mask, reduction)
+    h, caches, state = _run(params, info, inputs, state0, fast)
     grads = {}
-    dh, grads["V"], grads["c"] = output_backward(do, h, params["V"])
+    if fast and loss_mask is None:  # output layer, loss and their gradients in one pass
+        loss, dh, grads["V"], grads["c"] = output_cross_entropy(h, params["V"], params["c"], targets,
+                                                                reduction)
+    else:
+        o = output_forward(h, params["V"], params["c"])
+        loss, do = _masked_loss("loss_and_grads", o, targets, loss_mask, reduction)
+        dh, grads["V"], grads["c"] = output_backward(do, h, params["V"])
+    layer_backward = module.layer_backward if fast else module.reference_layer_backward
     for layer in reversed(range(info.layers)):
-        dh, _, g = module.layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
+        dh, _, g = layer_backward(dh, caches[layer])  # dx of this layer is dh of the one below
         for name, value in g.items():
             grads[param_key(name, layer)] = value
-    return loss, {k: grads[k] for k in params}, state
+    grads = {k: grads[k] for k in params}
+    dtypes = {g.dtype for g in grads.values()}
+    if fast and len(dtypes) == 1:
+        grads = FlatDict(grads, dtypes.pop())  # one buffer: clipping, the optimiser: one pass each
+    return loss, grads, state

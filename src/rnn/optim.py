@@ -25,13 +25,23 @@ with default options (no momentum, no weight decay), step for step:
 Default learning rates (:data:`DEFAULT_LR`): Adam 2e-3, Adagrad 0.1 (as
 min-char-rnn), SGD 1.0 (plain SGD on a mean per-character loss needs a
 large step; clipping keeps it stable).
+
+Speed: every update writes into one scratch array (``out=``) instead of
+creating a temporary per operation, and when the parameters and the
+gradients are :class:`rnn._flat.FlatDict` s with one layout (what
+``rnn.init_params`` and ``rnn.loss_and_grads`` return) the optimiser and the
+clipping functions make one pass over the whole buffer instead of one per
+array. The numbers are the same either way.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import check_number
+from ._flat import FlatDict, arrays_of, flat_pair
 
 __all__ = ["SGD", "Adagrad", "Adam", "OPTIMIZERS", "DEFAULT_LR", "make_optimizer",
            "clip_elementwise", "clip_global_norm"]
@@ -51,6 +61,10 @@ def _check_grads(func: str, params: dict, grads: dict) -> None:
                              f"updated in place, got {type(p).__name__}")
 
 
+#: The key :meth:`_Optimizer.step` hands ``_update`` for the one-buffer update of all parameters.
+ALL = None
+
+
 class _Optimizer:
     """Shared bookkeeping: step count, per-parameter state, state_dict."""
 
@@ -61,8 +75,13 @@ class _Optimizer:
         self.lr = check_number(type(self).__name__, "lr", lr, low=0, low_open=True)
         self.t = 0  # number of steps taken
         self.state = {slot: {} for slot in self._slots}  # slot -> param name -> array
+        self._flat_params = None  # the FlatDict of the one-buffer update in progress
 
-    def _slot(self, slot: str, key: str, like: np.ndarray) -> np.ndarray:
+    def _slot(self, slot: str, key, like: np.ndarray) -> np.ndarray:
+        """The state ``slot`` of parameter ``key`` (zeros at first), or of all of them at once
+        when ``key`` is :data:`ALL` (see :meth:`step`)."""
+        if key is ALL:
+            return self._flat_slot(slot, self._flat_params, like.dtype)
         a = self.state[slot].get(key)
         if a is None:
             a = self.state[slot][key] = np.zeros_like(like)
@@ -82,10 +101,31 @@ class _Optimizer:
         grads : dict of str to ndarray
             Same keys and shapes as ``params``.
         """
+        p_flat, g_flat = flat_pair(params, grads)
+        if p_flat is not None:  # one buffer each: one update of every parameter at once
+            self.t += 1
+            self._flat_params = params
+            self._update(ALL, p_flat, g_flat)
+            return
         _check_grads(f"{self.name}.step", params, grads)
         self.t += 1
         for k in params:
             self._update(k, params[k], np.asarray(grads[k], dtype=params[k].dtype))
+
+    def _flat_slot(self, slot: str, params: FlatDict, dtype) -> np.ndarray:
+        """The state ``slot`` as one buffer laid out like ``params`` (built on first use)."""
+        current = self.state[slot]
+        if type(current) is FlatDict and current.layout == params.layout:
+            buf = current.flat
+            if buf is not None and buf.dtype == dtype:
+                return buf
+        arrays = {}
+        for key, shape in params.layout:  # what is there (e.g. loaded), else zeros
+            arrays[key] = current[key] if key in current else np.zeros(shape, dtype)
+            if arrays[key].shape != shape:
+                self._slot(slot, key, params[key])  # raises: the state belongs to another model
+        self.state[slot] = FlatDict(arrays, dtype)
+        return self.state[slot].flat
 
     def _update(self, key, p, g):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -226,16 +266,23 @@ class Adam(_Optimizer):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = check_number("Adam", "eps", eps, low=0.0)
 
+    # --8<-- [start:adam]
     def _update(self, key, p, g):
-        m = self._slot("m", key, p)
-        v = self._slot("v", key, p)
+        m, v, tmp = self._slot("m", key, p), self._slot("v", key, p), np.empty_like(p)
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        m += np.multiply(g, 1.0 - self.beta1, out=tmp)  # m = beta1 m + (1 - beta1) g
         v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp  # v = beta2 v + (1 - beta2) g^2
         step_size = self.lr / (1.0 - self.beta1 ** self.t)
-        denom = np.sqrt(v) / np.sqrt(1.0 - self.beta2 ** self.t) + self.eps
-        p -= step_size * (m / denom)
+        root = math.sqrt(1.0 - self.beta2 ** self.t)  # the bias correction of v, under the root
+        np.sqrt(v, out=tmp)
+        tmp += self.eps * root  # (sqrt(v / (1 - beta2^t)) + eps) * root: one pass fewer
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size * root
+        p -= tmp  # p -= step_size * m / (sqrt(v / (1 - beta2^t)) + eps)
+    # --8<-- [end:adam]
 
 
 #: Optimiser classes by name.
@@ -270,7 +317,7 @@ def clip_elementwise(grads: dict, limit: float = 5.0) -> dict:
         The same dict, for chaining.
     """
     check_number("clip_elementwise", "limit", limit, low=0, low_open=True)
-    for g in grads.values():
+    for g in arrays_of(grads):  # each array, or the one buffer they share (rnn._flat)
         np.clip(g, -limit, limit, out=g)
     return grads
 
@@ -291,10 +338,10 @@ def clip_global_norm(grads: dict, max_norm: float) -> float:
     """
     check_number("clip_global_norm", "max_norm", max_norm, low=0, low_open=True)
     norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64)))
-                             for g in grads.values())))
+                             for g in arrays_of(grads))))
     if np.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
-        for g in grads.values():
+        for g in arrays_of(grads):
             g *= scale
     return norm
 # --8<-- [end:clip]

@@ -29,6 +29,24 @@ which one it is:
 * ``layer_backward(dh, cache, dstate=None) -> (dx, dstate0, grads)``, where
   ``dstate`` (S, B, H) is an optional gradient on the final state and
   ``dstate0`` the gradient on the initial one.
+
+Token ids as input: ``x`` may also be an integer array (T, B) of ids in
+[0, D), read as one-hot vectors of size D (the first layer of a character
+model). The input product ``U x(t)`` is then a gather of columns of U, its
+gradient a sum of rows of dL/da into columns of dU, and ``dx`` is ``None``
+(ids carry no gradient). Every cell's ``layer_forward`` accepts both kinds
+of input.
+
+Two implementations of the protocol: ``layer_forward``/``layer_backward``
+are the fast ones (:mod:`rnn._rnn_cell_fast`), used for training,
+evaluation and sampling; ``reference_layer_forward``/``reference_layer_backward``
+wrap the functions below, which the chapters teach. tests/test_fast.py checks
+the two equal; the chapter "Making it fast" explains the difference.
+
+For generation, one step at a time, ``layer_forward`` splits in two:
+``prepare_layer(params, dtype, ids=False) -> weights`` checks and lays out
+the weights once, and ``prepared_forward(weights, x, ids, state0)`` runs
+``layer_forward``'s computation on them (:func:`rnn.model.stepper`).
 """
 
 from __future__ import annotations
@@ -38,10 +56,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import add_to_last, as_float_array, check_cache, check_shape, split_state_grad
+from ._rnn_cell_fast import forward as prepared_forward
+from ._rnn_cell_fast import layer_backward, layer_forward
+from ._rnn_cell_fast import prepare as prepare_layer
 from .initializers import init_weight
 
 __all__ = ["RNNCache", "rnn_step", "rnn_forward", "rnn_backward", "PARAM_NAMES", "N_STATES",
-           "param_shapes", "init_layer", "layer_forward", "layer_backward"]
+           "param_shapes", "init_layer", "layer_forward", "layer_backward",
+           "reference_layer_forward", "reference_layer_backward", "prepare_layer", "prepared_forward"]
 
 #: Parameter names of one layer.
 PARAM_NAMES = ("U", "W", "b")
@@ -257,18 +279,19 @@ def init_layer(D: int, H: int, rng, init: str = "scaled", dtype=np.float64) -> d
             "b": np.zeros(H, dtype)}
 
 
-def layer_forward(x, state0, params):
-    """The layer protocol's forward pass: :func:`rnn_forward` with the state stacked.
+def reference_layer_forward(x, state0, params):
+    """The layer protocol's forward pass with the reference :func:`rnn_forward`.
 
-    x (T, B, D) and state0 (1, B, H) = (h,) in; h (T, B, H), the cache and
-    the final state (1, B, H) out.
+    x (T, B, D) (floats only) and state0 (1, B, H) = (h,) in; h (T, B, H),
+    the cache and the final state (1, B, H) out. The fast :func:`layer_forward`
+    computes the same.
     """
     h, cache = rnn_forward(x, state0[0], params["U"], params["W"], params["b"])
     return h, cache, h[-1][None]
 
 
-def layer_backward(dh, cache, dstate=None):
-    """The layer protocol's backward pass: :func:`rnn_backward` with the state stacked.
+def reference_layer_backward(dh, cache, dstate=None):
+    """The layer protocol's backward pass with the reference :func:`rnn_backward`.
 
     dh (T, B, H) and an optional gradient on the final state, dstate (1, B, H),
     in; dx (T, B, D), dstate0 (1, B, H) and the parameter gradients (a dict) out.

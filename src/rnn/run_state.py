@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import available_memory, format_bytes
+from ._flat import FlatDict
 from .checkpoint import load_checkpoint, rng_from_state
 from .config import DEFAULT_KEEP, TrainConfig, options
 from .corpus import default_corpus, load_text, text_pieces
@@ -195,7 +196,7 @@ class RunState:
                                 seed=rng, dtype=dtype, spectral_radius=cfg.spectral_radius)
         else:
             _check_same_model("params", model_info(params), cfg, K)
-            fresh = {k: np.array(v, dtype=dtype) for k, v in params.items()}
+            fresh = FlatDict(params, dtype)  # a copy, in one buffer (rnn._flat)
         batcher = _stream_batcher(cfg, corpus) if cfg.batching == "stream" else None
         return cls(fresh, make_optimizer(cfg.optim, cfg.lr), rng, batcher,
                    init_state(fresh, cfg.batch), run_id=run_id or new_run_id())
@@ -253,7 +254,7 @@ class RunState:
             raise ValueError(f"the training text ({corpus.description}) is not the text the "
                              f"checkpoint {path} was trained on (its SHA-256 differs); resume with "
                              f"the same text (--data FILE names it if it moved), or start a new run")
-        params = {k: np.array(v) for k, v in ckpt.params.items()}
+        params = FlatDict(ckpt.params)  # a copy, in one buffer (rnn._flat)
         _check_same_model(f"checkpoint {path}: its weights", model_info(params), cfg, ckpt.vocab.size)
         needed = ["initial_loss", "smooth_loss"] + (["state"] if cfg.batching == "stream" else [])
         missing = [k for k in needed if k not in extra]

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_int, check_number
 from .losses import log_softmax
-from .model import forward, init_state, model_info
+from .model import forward, init_state, model_info, stepper
 
 __all__ = ["next_distribution", "sample", "beam_search", "backtrack"]
 
@@ -63,14 +63,14 @@ def next_distribution(logits, temperature: float = 1.0, top_k: int | None = None
     K = o.shape[-1]
     check_number(func, "temperature", temperature, low=0, low_open=True)
     # --8<-- [start:next_distribution]
-    z = o / temperature  # temperature < 1 sharpens, > 1 flattens
+    z = o - o.max(axis=-1, keepdims=True)  # stable softmax: the largest becomes exp(0) = 1 ...
+    with np.errstate(over="ignore"):  # ... at any temperature (a tiny one sends the rest to -inf)
+        z /= temperature  # temperature < 1 sharpens, > 1 flattens
     if top_k is not None:
         check_int(func, "top_k", top_k, low=1, high=K)
-        order = np.argsort(-z, axis=-1, kind="stable")  # descending, ties: lower id first
+        order = np.argsort(-o, axis=-1, kind="stable")  # descending, ties: lower id first
         drop = order[..., top_k:]  # everything outside the k largest
-        z = z.copy()
         np.put_along_axis(z, drop, -np.inf, axis=-1)  # exp(-inf) = 0
-    z = z - z.max(axis=-1, keepdims=True)  # stable softmax: the largest becomes exp(0) = 1
     p = np.exp(z)
     p /= p.sum(axis=-1, keepdims=True)
     # --8<-- [end:next_distribution]
@@ -143,6 +143,7 @@ def sample(params, vocab, length: int, *, prime: str = "", temperature: float = 
     next_distribution(np.zeros(K), temperature, top_k)  # validate the options up front
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     logits, state = _read(params, _start_ids(vocab, prime), init_state(params, 1))
+    step = stepper(params)  # one step of the model, its weights laid out once
     out = []
     # --8<-- [start:sample-loop]
     for _ in range(length):
@@ -154,7 +155,8 @@ def sample(params, vocab, length: int, *, prime: str = "", temperature: float = 
             k = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
             k = min(k, K - 1)
         out.append(k)
-        logits, state = _read(params, [k], state)  # feed the choice back in
+        logits, state = step([k], state)  # feed the choice back in
+        logits = logits[0]  # (K,): one sequence
     # --8<-- [end:sample-loop]
     return vocab.decode(np.asarray(out, dtype=np.int64))
 

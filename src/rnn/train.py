@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._flat import arrays_of
 from .checkpoint import save_checkpoint
 from .config import DEFAULT_MINUTES, TrainConfig
 from .data import Vocab, validation_windows
@@ -165,7 +166,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
         loss, grads, state = plan.loss_and_grads(params, inputs, targets, state0)
     if not math.isfinite(loss):
         raise TrainingDiverged(f"the loss became {loss}")
-    if not all(np.isfinite(g).all() for g in grads.values()):
+    if not all(np.isfinite(g).all() for g in arrays_of(grads)):  # one buffer: rnn._flat
         raise TrainingDiverged(f"a gradient became NaN or infinite (the loss was {loss:.4g})")
     if max_loss is not None and loss > max_loss:
         raise TrainingDiverged(f"the loss {loss:.4g} exceeded max_loss = {max_loss:.4g}")
@@ -174,7 +175,7 @@ def train_step(params, optimizer, inputs, targets, state0=None, *, clip=5.0,
     elif clip:
         clip_global_norm(grads, clip)  # all gradients together to norm <= clip
     optimizer.step(params, grads)  # in place
-    updated = [*params.values(), *(a for slot in optimizer.state.values() for a in slot.values())]
+    updated = [*arrays_of(params), *(a for slot in optimizer.state.values() for a in arrays_of(slot))]
     if not all(np.isfinite(a).all() for a in updated):  # only a far too large learning rate
         raise TrainingDiverged("the update made a weight or the optimiser's state NaN or "
                                "infinite (is the learning rate far too large?)")

@@ -192,6 +192,7 @@ def torch_trainer(mod, lin, cell, lr=LR_ADAM, clip=CLIP):
         state = tuple(s.detach() for s in state) if cell == "lstm" else state.detach()
         return loss.item(), state
 
+    step.optimizer = optimizer  # for a learning-rate schedule (time_to_quality.py)
     return step
 
 

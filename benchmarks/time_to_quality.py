@@ -17,12 +17,14 @@ training steps only, on both sides.
 Models (``--models``, comma-separated):
 
 * ``default``: the defaults of ``rnn train`` (vanilla RNN, H = 128, T = 64,
-  B = 32, Adam 2e-3, gradients clipped to +-5, float32);
-* ``gru``: ``rnn train --cell gru --hidden 256`` (the gated cell that does
-  best in this budget);
-* ``lstm``: ``rnn train --cell lstm --hidden 256``.
+  B = 32, Adam 2e-3 held constant, gradients clipped to +-5, float32);
+* ``decay``: the same with ``--lr-decay linear`` (the learning rate falls in
+  a straight line to 0 at the end of the budget, on both sides);
+* ``gru``: ``rnn train --cell gru --hidden 256 --lr-decay linear`` (the gated
+  cell that does best in this budget);
+* ``lstm``: ``rnn train --cell lstm --hidden 256 --lr-decay linear``.
 
-    python benchmarks/time_to_quality.py                      # default and gru, 5 min each side
+    python benchmarks/time_to_quality.py                      # default, decay and gru, 5 min each side
     python benchmarks/time_to_quality.py --models lstm --minutes 2
     python benchmarks/time_to_quality.py --parallel           # both sides at once, one core each
     python benchmarks/time_to_quality.py --tiny               # a few seconds: proves it runs
@@ -48,8 +50,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed  # noqa: E402  (same folder: torch_model, torch_trainer, params_from_torch)
 
-MODELS = {"default": {}, "gru": {"cell": "gru", "hidden": 256},
-          "lstm": {"cell": "lstm", "hidden": 256}}
+MODELS = {"default": {}, "decay": {"lr_decay": "linear"},
+          "gru": {"cell": "gru", "hidden": 256, "lr_decay": "linear"},
+          "lstm": {"cell": "lstm", "hidden": 256, "lr_decay": "linear"}}
 TINY_TEXT = "to be or not to be, that is the question. " * 200
 
 
@@ -96,6 +99,10 @@ def run_torch(cfg, text):
     state, steps, train_time = None, 0, 0.0
     start = time.perf_counter()
     while time.perf_counter() - start < cfg.minutes * 60:
+        if cfg.lr_decay == "linear":  # as rnn train: a line to 0 at the end of the budget
+            left = 1.0 - (time.perf_counter() - start) / (cfg.minutes * 60)
+            for group in step.optimizer.param_groups:
+                group["lr"] = run.optimizer.lr * max(left, 0.0)
         t0 = time.perf_counter()
         inputs, targets, reset = run.batcher.next()
         if reset:  # a stream wrapped around: start it from zero, as rnn train does
@@ -115,7 +122,7 @@ def run_torch(cfg, text):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="default,gru", help=f"comma-separated, of {sorted(MODELS)}")
+    p.add_argument("--models", default="default,decay,gru", help=f"comma-separated, of {sorted(MODELS)}")
     p.add_argument("--minutes", type=float, default=5.0, help="budget of each run (default 5)")
     p.add_argument("--tiny", action="store_true", help="tiny models and text, 1 s per run")
     p.add_argument("--parallel", action="store_true",

@@ -3,6 +3,7 @@ train/sample/resume, reproducible sampling, Ctrl-C, and one-line errors."""
 
 import os
 import signal
+import re
 import subprocess
 import sys
 import time
@@ -22,8 +23,9 @@ TINY = ["--hidden", "16", "--seq-len", "8", "--batch", "4", "--no-progress", "--
 
 
 def rnn_cmd(*args, **kw):
+    kw.setdefault("env", env())
     return subprocess.run([sys.executable, "-m", "rnn", *args], capture_output=True, text=True,
-                          env=env(), timeout=120, **kw)
+                          timeout=120, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,22 @@ def test_python_m_rnn_help():
     p = rnn_cmd("sample", "--help")
     for opt in ("--length", "--temperature", "--top-k", "--prime", "--seed", "--greedy", "--beam"):
         assert opt in p.stdout
+
+
+@pytest.mark.parametrize("page,command", [("train-your-own.md", "train"),
+                                          ("train-your-own.md", "sample")])
+def test_the_help_a_page_shows_is_the_commands(page, command):
+    """The ```text block after ``$ rnn <command> --help`` on a page is what the command
+    prints (at 80 columns), so that a new option cannot leave the page behind."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
+    m = re.search(rf"\$ rnn {command} --help\n```\n+```text\n(.*?)```", text, re.S)
+    assert m, f"{page}: no ```text block after '$ rnn {command} --help'"
+    p = rnn_cmd(command, "--help", env={**env(), "COLUMNS": "80"})
+    assert p.returncode == 0
+    assert m.group(1) == p.stdout, (f"{page}: the help shown differs from `rnn {command} "
+                                    f"--help`; paste its output (COLUMNS=80) into the page")
 
 
 # ---------------------------------------------------------------- train / sample / resume

@@ -12,7 +12,7 @@ from rnn.model import CELLS
 from rnn.optim import DEFAULT_LR, OPTIMIZERS
 
 RUN_OPTIONS = {"steps", "minutes", "out", "eval_every", "sample_every", "sample_length",
-               "sample_temperature", "checkpoint_every"}
+               "sample_temperature", "checkpoint_every", "lr_decay"}
 
 
 def _train_parser():

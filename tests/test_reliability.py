@@ -19,6 +19,7 @@ fed hostile input or asked for the impossible.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,6 +128,30 @@ def test_a_signal_stops_after_the_step_saves_and_resumes_bit_identically(
     assert resumed.step == 12
     assert_same_weights(resumed.params, straight.params)
     assert resumed.best_val_loss == straight.best_val_loss
+
+
+def test_a_decaying_learning_rate_resumes_on_the_same_line(tmp_path, monkeypatch,
+                                                           default_handlers):
+    """--lr-decay linear: interrupted at step 5 of 12 and resumed for the 7 left, the run
+    continues the same line (the checkpoint holds where it started and ends) and ends
+    bit-identical to 12 steps straight; resumed for more steps, it draws a new line
+    from where the rate stood."""
+    straight_decay = run(tmp_path / "straight", 12, lr_decay="linear")
+    _kill_during(monkeypatch, train_mod, "loss_and_grads", {5}, signal.SIGTERM)
+    r = run(tmp_path / "split", 12, lr_decay="linear")
+    monkeypatch.undo()
+    assert r.interrupted and r.step == 5
+    saved = load_checkpoint(r.checkpoint).extra["lr_decay"]
+    np.testing.assert_array_equal(saved, [(12 - 4) / 12, 0, 12, 1.0])  # step 5 ran at 8/12
+    shutil.copytree(tmp_path / "split", tmp_path / "split-longer")
+    resumed = run(tmp_path / "split", 7, resume=r.checkpoint, lr_decay="linear")
+    assert resumed.step == 12
+    assert_same_weights(resumed.params, straight_decay.params)
+    longer = run(tmp_path / "split-longer", 10, lr_decay="linear",
+                 resume=str(tmp_path / "split-longer" / "checkpoint.npz"))
+    assert longer.step == 15  # a new line from step 5 (rate 8/12) to 0 after step 15
+    np.testing.assert_allclose(load_checkpoint(longer.checkpoint).extra["lr_decay"],
+                               [8 / 12 * (1 / 10), 5, 15, 8 / 12], rtol=1e-15)
 
 
 def test_a_second_signal_mid_save_stops_after_the_save(tmp_path, monkeypatch, default_handlers):

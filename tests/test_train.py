@@ -15,6 +15,7 @@ import rnn.train as train_mod
 from rnn.checkpoint import load_checkpoint
 from rnn.data import Vocab
 from rnn.model import CELLS, init_params, loss_and_grads
+from rnn.optim import Adam
 from rnn.sample import sample
 from rnn.train import TrainConfig, TrainingDiverged, evaluate, train
 
@@ -363,7 +364,7 @@ def test_resume_is_bit_identical(tmp_path, batching, truncation):
         assert np.array_equal(ca.optim_state[k], cb.optim_state[k]), k
     assert ca.rng_state == cb.rng_state
     expected = {"smooth_loss", "initial_loss", "elapsed", "history", "text_sha256",
-                "best_val_loss", "run_id"}
+                "best_val_loss", "run_id", "lr_decay"}
     if batching == "stream":
         expected |= {"state", "batcher.pos", "batcher.epoch", "batcher.T", "batcher.B",
                      "batcher.stream_len", "batcher.stride"}
@@ -380,6 +381,22 @@ def test_resume_is_bit_identical(tmp_path, batching, truncation):
     hb = [h[:3] for h in b.history if h[0] % 7 == 0]
     assert len(ha) == 7
     np.testing.assert_array_equal(ha, hb)  # (the step-0 entry has no training loss yet: nan)
+
+
+@pytest.mark.parametrize("decay", ["none", "linear"])
+def test_the_learning_rate_of_each_step(tmp_path, monkeypatch, decay):
+    """--lr-decay linear: step s of N runs at lr (N - s) / N, the last at lr / N; none:
+    lr throughout."""
+    seen, real = [], Adam.step
+
+    def spy(self, params, grads):
+        seen.append(self.lr)
+        return real(self, params, grads)
+
+    monkeypatch.setattr(Adam, "step", spy)
+    run(tmp_path, "run", steps=10, optim="adam", lr=0.01, lr_decay=decay)
+    expected = [0.01 * (10 - s) / 10 if decay == "linear" else 0.01 for s in range(10)]
+    assert seen == pytest.approx(expected, rel=1e-14, abs=0)
 
 
 def test_resume_takes_model_options_from_the_checkpoint(tmp_path):

@@ -77,7 +77,7 @@ class TrainConfig:
     (None: the default corpus), ``cell``, ``layers``, ``hidden`` (H),
     ``seq_len`` (T), ``batch`` (B), ``steps`` / ``minutes`` (whichever comes
     first; with neither, :data:`DEFAULT_MINUTES`), ``lr`` (None: the
-    optimiser's default), ``optim``, ``clip`` (0 or None: no clipping),
+    optimiser's default), ``lr_decay``, ``optim``, ``clip`` (0 or None: no clipping),
     ``clip_mode``, ``init``, ``spectral_radius``, ``batching``, ``truncation``
     (with ``truncation_stride`` or ``truncation_keep``), ``val_fraction``, ``eval_chars``
     (None: the whole validation part), ``eval_every``,
@@ -102,6 +102,11 @@ class TrainConfig:
                                                        f"nor --minutes is given", run=True)
     lr: float | None = option(None, "learning rate", kind=float, low=0, low_open=True,
                               none=_default_lrs())
+    lr_decay: str = option(
+        "none", "learning-rate schedule: 'linear' lowers the learning rate in a straight line to "
+                "0 at the end of the budget (--steps or --minutes, whichever ends first; when "
+                "resuming, from where it stood, over the new budget); 'none' keeps it constant",
+        choices=("none", "linear"), run=True)
     optim: str = option("adam", "optimiser", choices=OPTIMIZERS)
     clip: float | None = option(5.0, "gradient clipping threshold, 0 to disable", low=0,
                                 none="no clipping")

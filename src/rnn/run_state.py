@@ -170,6 +170,15 @@ class RunState:
         The lowest validation loss after step 0 (the one ``best.npz`` holds).
     run_id : str
         Tells this run's checkpoints from another run's (16 hex digits).
+    lr_scale : float
+        The factor of the learning rate at the last step (``lr_decay``; 1.0
+        without decay).
+    decay_from, decay_end : int
+        The steps between which ``lr_decay="linear"`` lowers the factor from
+        ``decay_scale`` to 0, for a budget in steps; -1 if none. A resumed
+        run that ends at the same ``decay_end`` continues the same line.
+    decay_scale : float
+        The factor at ``decay_from``.
     """
 
     params: dict
@@ -184,6 +193,10 @@ class RunState:
     history: list = field(default_factory=list)
     best_val_loss: float | None = None
     run_id: str = field(default_factory=new_run_id)
+    lr_scale: float = 1.0
+    decay_from: int = -1
+    decay_end: int = -1
+    decay_scale: float = 1.0
 
     @classmethod
     def new(cls, cfg: TrainConfig, corpus: Corpus, params: dict | None = None,
@@ -239,6 +252,8 @@ class RunState:
             "text_sha256": digest,
             "best_val_loss": np.array(nan if self.best_val_loss is None else self.best_val_loss),
             "run_id": np.frombuffer(bytes.fromhex(self.run_id), np.uint8).copy(),
+            "lr_decay": np.array([self.lr_scale, self.decay_from, self.decay_end,
+                                  self.decay_scale], dtype=np.float64),
         }
         if self.batcher is not None:
             extra["state"] = self.state
@@ -277,6 +292,12 @@ class RunState:
                   history=[Record(int(r[0]), *r[1:]) for r in rows],
                   best_val_loss=None if math.isnan(best) else best,
                   run_id=run_id_of(ckpt) or new_run_id())
+        decay = np.asarray(extra.get("lr_decay", [1.0, -1, -1, 1.0]), dtype=np.float64).reshape(-1)
+        if decay.shape != (4,) or not np.isfinite(decay).all() or not 0 <= decay[0] <= 1:
+            raise ValueError(f"checkpoint {path}: its extra/lr_decay entry must hold 4 finite "
+                             f"numbers with a factor in [0, 1], got {decay.tolist()}")
+        run.lr_scale, run.decay_scale = float(decay[0]), float(decay[3])
+        run.decay_from, run.decay_end = int(decay[1]), int(decay[2])
         if cfg.batching == "stream":
             run.batcher = _stream_batcher(cfg, corpus)
             run.batcher.load_state_dict({k[len("batcher."):]: v for k, v in extra.items()

@@ -243,6 +243,25 @@ class _Session:
         else:
             self.seconds = cfg.minutes * 60 if cfg.minutes is not None else None
             self.max_steps = cfg.steps
+        self.base_lr = run.optimizer.lr
+        if cfg.lr_decay == "linear":
+            end = run.step + self.max_steps if self.max_steps is not None else -1
+            if end < 0 or end != run.decay_end or run.decay_from < 0:  # a new line from here
+                run.decay_from, run.decay_end, run.decay_scale = run.step, end, run.lr_scale
+            # else: a resumed run that ends where the saved one would have: the same line
+        else:
+            run.lr_scale, run.decay_from, run.decay_end, run.decay_scale = 1.0, -1, -1, 1.0
+
+    def lr_factor(self) -> float:
+        """The learning rate's factor for the next step under ``lr_decay="linear"``: the
+        line from ``decay_scale`` down to 0 at the end of the budget (in steps, exact
+        fractions of integers; in minutes, the share of this session's time left)."""
+        run, left = self.run, 1.0
+        if run.decay_end >= 0:
+            left = (run.decay_end - run.step) / (run.decay_end - run.decay_from)
+        if self.seconds is not None:
+            left = min(left, 1.0 - (time.perf_counter() - self.t_start) / self.seconds)
+        return run.decay_scale * max(left, 0.0)
 
     def begin(self, progress: bool):
         """Start the clock and the progress display (None if ``progress`` is False)."""
@@ -275,6 +294,9 @@ class _Session:
         t0 = time.perf_counter()
         inputs, targets, state0, plan = run.next_batch(self.corpus, cfg)
         max_loss = None if run.initial_loss is None else DIVERGENCE_FACTOR * run.initial_loss
+        if cfg.lr_decay == "linear":
+            run.lr_scale = self.lr_factor()
+            run.optimizer.lr = self.base_lr * run.lr_scale
         try:
             loss, state = train_step(run.params, run.optimizer, inputs, targets, state0,
                                      clip=cfg.clip, clip_mode=cfg.clip_mode, max_loss=max_loss,
@@ -393,6 +415,13 @@ class _Session:
         return self.stop.signum
 
 
+def _decay_text(cfg, run) -> str:
+    if cfg.lr_decay == "none":
+        return ""
+    return " falling linearly to 0" + (f" from {run.decay_scale:.3g} of it"
+                                       if run.decay_scale != 1.0 else "")
+
+
 def train(config: TrainConfig | None = None, *, text: str | None = None, params: dict | None = None,
           progress: bool = True, resume: str | None = None, overwrite: bool = False,
           log=print) -> TrainResult:
@@ -474,7 +503,8 @@ def train(config: TrainConfig | None = None, *, text: str | None = None, params:
         log(f"corpus: {corpus.description}; K = {corpus.vocab.size} distinct characters "
             f"({len(corpus.train_ids):,} train / {len(corpus.val_ids):,} validation)")
         log(f"model: {cfg.cell} x{cfg.layers}, H = {cfg.hidden}, {count_params(run.params):,} "
-            f"parameters, {cfg.dtype}; {cfg.optim} lr {run.optimizer.lr:g}, T = {cfg.seq_len}, "
+            f"parameters, {cfg.dtype}; {cfg.optim} lr {run.optimizer.lr:g}{_decay_text(cfg, run)}, "
+            f"T = {cfg.seq_len}, "
             f"B = {cfg.batch}, {cfg.batching} batching; "
             + (f"resuming from step {run.step} ({resume}); " if ckpt is not None else "")
             + f"training for {session.budget()}")

@@ -147,11 +147,24 @@ def test_a_decaying_learning_rate_resumes_on_the_same_line(tmp_path, monkeypatch
     resumed = run(tmp_path / "split", 7, resume=r.checkpoint, lr_decay="linear")
     assert resumed.step == 12
     assert_same_weights(resumed.params, straight_decay.params)
+    seen, real = [], train_mod.train_step
+
+    def spy(params, optimizer, *a, **kw):
+        seen.append(optimizer.lr)
+        return real(params, optimizer, *a, **kw)
+
+    monkeypatch.setattr(train_mod, "train_step", spy)
     longer = run(tmp_path / "split-longer", 10, lr_decay="linear",
                  resume=str(tmp_path / "split-longer" / "checkpoint.npz"))
-    assert longer.step == 15  # a new line from step 5 (rate 8/12) to 0 after step 15
-    np.testing.assert_allclose(load_checkpoint(longer.checkpoint).extra["lr_decay"],
-                               [8 / 12 * (1 / 10), 5, 15, 8 / 12], rtol=1e-15)
+    assert longer.step == 15  # a new line from step 5 (rate 8/12 of lr) to 0 after step 15
+    lr = TINY.get("lr") or 2e-3
+    assert seen == pytest.approx([lr * 8 / 12 * (10 - k) / 10 for k in range(10)], rel=1e-14)
+    # its budget spent, the run saved a fresh start: more steps begin at the full rate
+    np.testing.assert_array_equal(load_checkpoint(longer.checkpoint).extra["lr_decay"],
+                                  [1.0, -1, -1, 1.0])
+    seen.clear()
+    run(tmp_path / "split-longer", 4, lr_decay="linear", resume=longer.checkpoint)
+    assert seen == pytest.approx([lr * (4 - k) / 4 for k in range(4)], rel=1e-14)
 
 
 def test_a_second_signal_mid_save_stops_after_the_save(tmp_path, monkeypatch, default_handlers):

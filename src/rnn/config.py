@@ -104,8 +104,9 @@ class TrainConfig:
                               none=_default_lrs())
     lr_decay: str = option(
         "none", "learning-rate schedule: 'linear' lowers the learning rate in a straight line to "
-                "0 at the end of the budget (--steps or --minutes, whichever ends first; when "
-                "resuming, from where it stood, over the new budget); 'none' keeps it constant",
+                "0 at the end of the budget (--steps or --minutes, whichever ends first); a run "
+                "resumed after Ctrl-C goes on from where the rate stood, one resumed after its "
+                "budget starts a new line at the full rate; 'none' keeps it constant",
         choices=("none", "linear"), run=True)
     optim: str = option("adam", "optimiser", choices=OPTIMIZERS)
     clip: float | None = option(5.0, "gradient clipping threshold, 0 to disable", low=0,

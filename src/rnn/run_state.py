@@ -171,12 +171,14 @@ class RunState:
     run_id : str
         Tells this run's checkpoints from another run's (16 hex digits).
     lr_scale : float
-        The factor of the learning rate at the last step (``lr_decay``; 1.0
-        without decay).
+        The factor of the learning rate (``lr_decay``) at the last step, or
+        1.0: without decay, and once a decaying run has spent its budget (more
+        training then starts a new line at the full rate).
     decay_from, decay_end : int
         The steps between which ``lr_decay="linear"`` lowers the factor from
-        ``decay_scale`` to 0, for a budget in steps; -1 if none. A resumed
-        run that ends at the same ``decay_end`` continues the same line.
+        ``decay_scale`` to 0, for a budget in steps; -1 if none. A run stopped
+        by a signal and resumed to end at the same ``decay_end`` continues the
+        same line.
     decay_scale : float
         The factor at ``decay_from``.
     """

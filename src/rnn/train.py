@@ -408,6 +408,11 @@ class _Session:
                 if not self.run.history or self.run.history[-1].step != self.run.step:
                     self.record()
                 self.show_progress(force=True)
+                if not self.stop.requested and self.cfg.lr_decay == "linear":
+                    # the budget is spent and the rate has come down: more training
+                    # (a resume with a new budget) starts a new line at the full rate
+                    run = self.run
+                    run.lr_scale, run.decay_from, run.decay_end, run.decay_scale = 1.0, -1, -1, 1.0
                 self.save()
         finally:
             if bar is not None:

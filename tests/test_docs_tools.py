@@ -279,23 +279,15 @@ def test_api_links_in_rendered_html():
 def test_every_closing_fence_is_followed_by_a_blank_line():
     """Text right after a closing ``` joins no paragraph: Python-Markdown renders it bare
     (outside any <p>), so its links lose the underline of running text and axe reports
-    them. Every closing fence in docs/ is followed by a blank line, another fence or a
-    tab/admonition marker."""
+    them. Every closing fence in docs/ (found as superfences finds them) is followed by a
+    blank line, another fence or a tab/admonition marker."""
     import re
 
     problems = []
     for path in sorted((ROOT / "docs").rglob("*.md")):
         lines = path.read_text(encoding="utf-8").split("\n")
-        fence = None
-        for i, line in enumerate(lines):
-            m = re.match(r"^(\s*)(`{3,})", line)
-            if not m:
-                continue
-            if fence is None:
-                fence = (m.group(1), m.group(2))
-            elif m.group(1) == fence[0] and line.strip() == fence[1]:
-                after = lines[i + 1] if i + 1 < len(lines) else ""
-                if after.strip() and not re.match(r"^\s*(`{3,}|===|\?\?\?|!!!)", after):
-                    problems.append(f"{path.relative_to(ROOT)}:{i + 2}: {after.strip()[:60]!r}")
-                fence = None
+        for fence in scan_fences(lines):
+            after = lines[fence.end + 1] if fence.end + 1 < len(lines) else ""
+            if after.strip() and not re.match(r"^\s*(`{3,}|===|\?\?\?|!!!)", after):
+                problems.append(f"{path.relative_to(ROOT)}:{fence.end + 2}: {after.strip()[:60]!r}")
     assert not problems, "text right after a closing fence (add a blank line):\n" + "\n".join(problems)

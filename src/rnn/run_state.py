@@ -243,6 +243,11 @@ class RunState:
             return inputs, targets, state0, Truncation(keep=random_keep(T, B, keep, self.rng))
         return inputs, targets, state0, None
 
+    def restart_decay(self) -> None:
+        """No line of ``lr_decay`` under way: the next one starts at the full rate (a new
+        run, a run without decay, and a run whose budget is spent)."""
+        self.lr_scale, self.decay_from, self.decay_end, self.decay_scale = 1.0, -1, -1, 1.0
+
     def to_extra(self, digest: np.ndarray, elapsed: float) -> dict:
         """The checkpoint's ``extra/`` entries."""
         nan = float("nan")
@@ -294,12 +299,13 @@ class RunState:
                   history=[Record(int(r[0]), *r[1:]) for r in rows],
                   best_val_loss=None if math.isnan(best) else best,
                   run_id=run_id_of(ckpt) or new_run_id())
-        decay = np.asarray(extra.get("lr_decay", [1.0, -1, -1, 1.0]), dtype=np.float64).reshape(-1)
-        if decay.shape != (4,) or not np.isfinite(decay).all() or not 0 <= decay[0] <= 1:
-            raise ValueError(f"checkpoint {path}: its extra/lr_decay entry must hold 4 finite "
-                             f"numbers with a factor in [0, 1], got {decay.tolist()}")
-        run.lr_scale, run.decay_scale = float(decay[0]), float(decay[3])
-        run.decay_from, run.decay_end = int(decay[1]), int(decay[2])
+        if "lr_decay" in extra:  # (older checkpoints have none: they resume at the full rate)
+            decay = np.asarray(extra["lr_decay"], dtype=np.float64).reshape(-1)
+            if decay.shape != (4,) or not np.isfinite(decay).all() or not 0 <= decay[0] <= 1:
+                raise ValueError(f"checkpoint {path}: its extra/lr_decay entry must hold 4 finite "
+                                 f"numbers with a factor in [0, 1], got {decay.tolist()}")
+            run.lr_scale, run.decay_scale = float(decay[0]), float(decay[3])
+            run.decay_from, run.decay_end = int(decay[1]), int(decay[2])
         if cfg.batching == "stream":
             run.batcher = _stream_batcher(cfg, corpus)
             run.batcher.load_state_dict({k[len("batcher."):]: v for k, v in extra.items()

@@ -250,7 +250,7 @@ class _Session:
                 run.decay_from, run.decay_end, run.decay_scale = run.step, end, run.lr_scale
             # else: a resumed run that ends where the saved one would have: the same line
         else:
-            run.lr_scale, run.decay_from, run.decay_end, run.decay_scale = 1.0, -1, -1, 1.0
+            run.restart_decay()
 
     def lr_factor(self) -> float:
         """The learning rate's factor for the next step under ``lr_decay="linear"``: the
@@ -411,8 +411,7 @@ class _Session:
                 if not self.stop.requested and self.cfg.lr_decay == "linear":
                     # the budget is spent and the rate has come down: more training
                     # (a resume with a new budget) starts a new line at the full rate
-                    run = self.run
-                    run.lr_scale, run.decay_from, run.decay_end, run.decay_scale = 1.0, -1, -1, 1.0
+                    self.run.restart_decay()
                 self.save()
         finally:
             if bar is not None:

@@ -128,6 +128,7 @@ IMAGES = """
 
 # Elements that stick out to the right of the viewport with no box between
 # them and the page that clips or scrolls (the cause of sideways scrolling).
+FITS = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 OVERFLOW = """
 () => {
   const w = document.documentElement.clientWidth;
@@ -190,7 +191,9 @@ def site_report(terminal_summary):
 
 
 def test_every_page_light_dark_and_phone(build, server, browser, site_report):
+    # (imported here: the browser fixture skips cleanly when playwright is missing)
     import nbformat
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     assert build.returncode == 0, "site did not build"
     pages = built_pages(build.site)
@@ -281,7 +284,13 @@ def test_every_page_light_dark_and_phone(build, server, browser, site_report):
 
             # a phone: nothing wider than the screen outside a scrolling box
             page.set_viewport_size(PHONE)
-            page.wait_for_timeout(150)  # mathjax-config.js re-marks wide formulas 100 ms after a resize
+            # mathjax-config.js re-marks wide formulas 100 ms after a resize; on a busy machine
+            # that takes longer, so wait (up to 2 s) for the page to settle, then measure
+            page.wait_for_timeout(150)
+            try:
+                page.wait_for_function(FITS, timeout=2000)
+            except PlaywrightTimeoutError:
+                pass  # it does not fit: the measurement below names what sticks out
             overflow = page.evaluate(OVERFLOW)
             if overflow["scroll"] > overflow["client"]:
                 problems.append(f"{url}: scrolls sideways at {PHONE['width']} px "
